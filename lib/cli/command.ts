@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+
+/**
+ * One CLI command per file in lib/cli/commands/. `configure` adds options (and subcommands)
+ * and the action; the action may throw — main prints the message and exits non-zero.
+ */
+export interface CliCommand {
+  name: string;
+  description: string;
+  configure(cmd: Command): void;
+}
+
+/** An error whose message is the whole story (no stack trace printed). */
+export class UserError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = 'UserError';
+  }
+}

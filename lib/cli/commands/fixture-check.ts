@@ -1,0 +1,19 @@
+import type { CliCommand } from '../command';
+import { initRuntime, BackendName } from '../../runtime';
+import { checkFixtures, expandFixturePaths } from '../../fixtures/check';
+
+const command: CliCommand = {
+  name: 'fixture-check',
+  description: 'run parity fixtures (safetensors from the official implementation) against this port',
+  configure: (cmd) =>
+    cmd
+      .argument('<files...>', 'fixture .safetensors files or directories holding them')
+      .option('--weights <path>', 'checkpoint (official .pth or safetensors) instead of det-init weights')
+      .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
+      .action(async (files: string[], opts: { weights?: string; backend?: BackendName }) => {
+        await initRuntime({ backend: opts.backend });
+        const summary = await checkFixtures(expandFixturePaths(files), { weightsPath: opts.weights });
+        if (summary.failed > 0 || summary.passed === 0) process.exitCode = 1;
+      }),
+};
+export default command;
