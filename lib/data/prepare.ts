@@ -352,9 +352,17 @@ export interface SynthDatasetOptions {
   floEncoding?: FloEncoding;
   objects?: number;
   maxSpeed?: number;
+  /** Frames folder or video whose frames (resized to W×H) texture the moving layers. */
+  source?: string;
   onVideo?: (name: string, status: 'skipped' | 'done') => void;
   /** (videos done, videos, video). */
   onProgress?: Progress;
+}
+
+/** The list rotated left by k, so each video draws different source frames. */
+function rotate<T>(xs: T[], k: number): T[] {
+  const s = k % xs.length;
+  return [...xs.slice(s), ...xs.slice(0, s)];
 }
 
 export function synthVideoName(i: number): string {
@@ -378,6 +386,11 @@ export async function writeSynthDataset(opts: SynthDatasetOptions): Promise<{ ro
   const masksRoot = path.join(root, MASKS_DIR);
   for (const d of [framesRoot, flowsRoot, masksRoot]) fs.mkdirSync(d, { recursive: true });
   const res = { root, done: [] as string[], skipped: [] as string[] };
+  let textures: Uint8Array[] | undefined;
+  if (opts.source) {
+    const { loadFrameSource } = require('./sources') as typeof import('./sources');
+    textures = (await loadFrameSource(opts.source, { width: W, height: H })).map((f) => f.data);
+  }
   for (let i = 0; i < opts.videos; i++) {
     const name = synthVideoName(i);
     const finals = [path.join(framesRoot, name), path.join(flowsRoot, name), path.join(masksRoot, name)];
@@ -389,6 +402,7 @@ export async function writeSynthDataset(opts: SynthDatasetOptions): Promise<{ ro
     }
     const video = synthVideo(new Rng(seed, 'synth', name), {
       frames: opts.frames, width: W, height: H, objects: opts.objects, maxSpeed: opts.maxSpeed,
+      textures: textures && rotate(textures, i * 5),
     });
     const frameNames = video.frames.map((_, t) => String(t).padStart(5, '0') + ext);
     const [fFinal, flFinal, mFinal] = finals;

@@ -25,6 +25,11 @@ export interface SynthOptions {
   objects?: number;
   /** Largest |dx|, |dy| per frame of objects (background moves at most half of it). */
   maxSpeed?: number;
+  /**
+   * Real images (W×H×3 each) to use as layer textures instead of procedural ones, e.g. frames of
+   * the bundled clip: real content, still moved with exactly known motion.
+   */
+  textures?: Uint8Array[];
 }
 
 export interface SynthVideo {
@@ -106,10 +111,15 @@ export function synthVideo(rng: Rng, opts: SynthOptions): SynthVideo {
   if (!Number.isInteger(T) || T < 1) throw new Error(`synthVideo: frames ${T} must be ≥ 1`);
   if (W < 8 || H < 8) throw new Error(`synthVideo: size ${W}x${H} too small`);
   const nObj = opts.objects ?? rng.randint(1, 3);
+  for (const t of opts.textures ?? []) {
+    if (t.length !== W * H * 3) throw new Error(`synthVideo: texture has ${t.length} values, expected ${W}×${H}×3`);
+  }
+  // Layer l takes texture l of the given list (cycled); procedural textures otherwise.
+  const texture = (l: number) => (opts.textures?.length ? opts.textures[(l * 7) % opts.textures.length] : periodicTexture(rng, W, H));
   const layers: Layer[] = [];
   const velocities: { vx: Int32Array; vy: Int32Array }[] = [];
   const bgT = trajectory(rng, T, W, H, Math.max(1, Math.floor(maxSpeed / 2)));
-  layers.push({ texture: periodicTexture(rng, W, H), shape: null, ox: bgT.ox, oy: bgT.oy });
+  layers.push({ texture: texture(0), shape: null, ox: bgT.ox, oy: bgT.oy });
   velocities.push(bgT);
   for (let i = 0; i < nObj; i++) {
     const sw = rng.randint(Math.max(4, Math.floor(W / 8)), Math.max(5, Math.floor(W / 3)));
@@ -123,7 +133,7 @@ export function synthVideo(rng: Rng, opts: SynthOptions): SynthVideo {
         }
       : (lx: number, ly: number) => lx < sw && ly < sh;
     const tr = trajectory(rng, T, W, H, maxSpeed);
-    layers.push({ texture: periodicTexture(rng, W, H), shape, ox: tr.ox, oy: tr.oy });
+    layers.push({ texture: texture(i + 1), shape, ox: tr.ox, oy: tr.oy });
     velocities.push(tr);
   }
   const frames: Image8[] = [];

@@ -134,9 +134,8 @@ test('temporal reversal reverses the local frames and swaps forward/backward flo
   assert.deepEqual(at(a.flowsB!, 0, m), readFlo(path.join(SYN, 'flows', a.name, names.backward)).data);
 });
 
-test('synthetic flows are exact: warp(frame k+1, fwd k) = frame k and warp(frame k, bwd k) = frame k+1 where visible', () => {
-  const v = synthVideo(new Rng(11), { frames: 6, width: W, height: H, objects: 2, maxSpeed: 3 });
-  for (let k = 0; k < 5; k++) {
+function assertExactFlows(v: ReturnType<typeof synthVideo>): void {
+  for (let k = 0; k < v.frames.length - 1; k++) {
     for (const dir of ['f', 'b'] as const) {
       const src = dir === 'f' ? v.frames[k + 1] : v.frames[k];
       const dst = dir === 'f' ? v.frames[k] : v.frames[k + 1];
@@ -162,6 +161,29 @@ test('synthetic flows are exact: warp(frame k+1, fwd k) = frame k and warp(frame
       assert.ok(valid > 0.7 * W * H, `${valid} of ${W * H} pixels checked`);
     }
   }
+}
+
+test('synthetic flows are exact: warp(frame k+1, fwd k) = frame k and warp(frame k, bwd k) = frame k+1 where visible', () => {
+  assertExactFlows(synthVideo(new Rng(11), { frames: 6, width: W, height: H, objects: 2, maxSpeed: 3 }));
+});
+
+test('synthetic videos textured with real frames keep exact flows and show the source content', async () => {
+  const { loadFrameSource } = await import('../../lib/data/sources');
+  const real = await loadFrameSource(path.join(__dirname, '..', '..', 'data', 'davis-sample', 'JPEGImages_432_240', 'bmx-trees'), { width: W, height: H, maxFrames: 4 });
+  const v = synthVideo(new Rng(5), { frames: 5, width: W, height: H, objects: 2, maxSpeed: 3, textures: real.map((f) => f.data) });
+  assertExactFlows(v);
+  // Background pixels of frame 0 are pixels of the first real frame (shifted on the torus).
+  const colours = new Set<number>();
+  const rgb = (d: Uint8Array, i: number) => (d[3 * i] << 16) | (d[3 * i + 1] << 8) | d[3 * i + 2];
+  for (let i = 0; i < W * H; i++) colours.add(rgb(real[0].data, i));
+  let background = 0;
+  for (let i = 0; i < W * H; i++) {
+    if (v.layers[0][i] !== 0) continue;
+    background++;
+    assert.ok(colours.has(rgb(v.frames[0].data, i)), `background pixel ${i} is not from the source frame`);
+  }
+  assert.ok(background > 0);
+  assert.throws(() => synthVideo(new Rng(5), { frames: 2, width: W, height: H, textures: [new Uint8Array(3)] }), /texture has 3 values/);
 });
 
 test('TestDataset: whole videos, nearest-resized masks dilated with a 3×3 cross ×4, uint8 frames', async () => {

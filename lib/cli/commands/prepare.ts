@@ -164,14 +164,15 @@ Dataset root layout:
     .option('--flo <enc>', 'float16 (official) | float32 (Middlebury)', oneOf('flo', ['float16', 'float32'] as const), 'float16')
     .option('--objects <n>', 'moving objects per video (default random 1–3)', int('objects'))
     .option('--max_speed <px>', 'largest per-frame displacement of objects', int('max_speed'), 4)
+    .option('--source <path>', 'frames folder or video whose real frames texture the moving layers (default: procedural textures)')
     .action(
-      run(async (o: { out: string; videos: number; frames: number; width: number; height: number; seed: number; format: 'jpg' | 'png'; flo: 'float16' | 'float32'; objects?: number; max_speed: number }) => {
+      run(async (o: { out: string; videos: number; frames: number; width: number; height: number; seed: number; format: 'jpg' | 'png'; flo: 'float16' | 'float32'; objects?: number; max_speed: number; source?: string }) => {
         const { writeSynthDataset } = (require('../../data/prepare') as typeof import('../../data/prepare'));
         const bar = progressBar('synth');
         bar.start(o.videos, 0);
         const res = await writeSynthDataset({
           out: o.out, videos: o.videos, frames: o.frames, width: o.width, height: o.height, seed: o.seed,
-          format: o.format, floEncoding: o.flo, objects: o.objects, maxSpeed: o.max_speed, onVideo: () => bar.increment(),
+          format: o.format, floEncoding: o.flo, objects: o.objects, maxSpeed: o.max_speed, source: o.source, onVideo: () => bar.increment(),
         });
         bar.stop();
         console.log(`wrote ${res.done.length} synthetic video(s) to ${res.root}; skipped ${res.skipped.length} existing`);
