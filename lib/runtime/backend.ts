@@ -12,6 +12,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 // Method-style ops (x.add(y)) for notebook users; library code uses the functional tf.* form.
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
+// tfjs-core registers no gradients by itself; training needs them on every backend.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];

@@ -1,7 +1,116 @@
 /**
- * Wasm training kernel pack (registered for the 'wasm' backend only).
- * Being written: see issue "Foundation" item 3.
+ * Wasm training kernel pack: kernels registered for the 'wasm' backend only, so that convs,
+ * matMuls and gathers train on tfjs-backend-wasm 4.22 at XNNPACK speed. Invisible to model code;
+ * never touches other backends. Measurements and the reasoning behind each entry:
+ * ../shared/reference/tfjs-backends.md §1–2.
+ *
+ * Composed kernels call the wasm backend's own kernels (`tf.getKernel(name, 'wasm').kernelFunc`)
+ * and free their intermediates with `backend.disposeData`; the replaced stock kernelFuncs are kept
+ * and still used where they are fast and correct.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  conv2DBackpropFilter,
+  conv2DBackpropInput,
+  depthwiseConv2dNativeBackpropFilter,
+  depthwiseConv2dNativeBackpropInput,
+} from './wasm-conv';
+import { conv3DBackpropFilterV2, conv3DBackpropInputV2 } from './wasm-conv3d';
+import { cpuFallback } from './wasm-fallback';
+import { gatherV2, slice, splitV, unsortedSegmentSum } from './wasm-indexing';
+import { batchMatMul, fusedMatMul } from './wasm-matmul';
+import { type KFn, packState } from './wasm-util';
+
+export type PackReason = 'missing' | 'wrong' | 'slow';
+
+export interface PackKernel {
+  name: string;
+  reason: PackReason;
+  /** Why the kernel is in the pack and what replaces it. */
+  why: string;
+  kernelFunc: KFn;
+}
+
+export const WASM_KERNEL_PACK: readonly PackKernel[] = [
+  { name: 'Conv2DBackpropFilter', reason: 'missing', kernelFunc: conv2DBackpropFilter,
+    why: 'not registered on wasm (conv2d has no filter gradient); transposed im2col × dy as chunked XNNPACK GEMMs' },
+  { name: 'Conv2DBackpropInput', reason: 'slow', kernelFunc: conv2DBackpropInput,
+    why: 'naive C++ loop at 1–2 GF/s; XNNPACK conv of dy with the flipped filter (polyphase when strided)' },
+  { name: 'DepthwiseConv2dNativeBackpropInput', reason: 'missing', kernelFunc: depthwiseConv2dNativeBackpropInput,
+    why: 'not registered on wasm; depthwise conv of dy with the flipped filter (polyphase when strided)' },
+  { name: 'DepthwiseConv2dNativeBackpropFilter', reason: 'missing', kernelFunc: depthwiseConv2dNativeBackpropFilter,
+    why: 'not registered on wasm; depthwise conv over (batch, channel) pairs with dy as the filter' },
+  { name: 'UnsortedSegmentSum', reason: 'missing', kernelFunc: unsortedSegmentSum,
+    why: 'not registered on wasm (breaks the gather gradient); ScatterNd, which sums duplicates' },
+  { name: 'BatchMatMul', reason: 'slow', kernelFunc: batchMatMul,
+    why: 'transposes or batch > 1 fall into a 1–1.6 GF/s loop; transposes materialised, batches folded into one GEMM, long reductions chunked' },
+  { name: '_FusedMatMul', reason: 'wrong', kernelFunc: fusedMatMul,
+    why: 'with a bias, wrong for transposes or batch > 1 (and in the slow loop); folded GEMM, or fast product + bias + activation' },
+  { name: 'GatherV2', reason: 'wrong', kernelFunc: gatherV2,
+    why: 'wrong for batchDims ≥ 1 and ~100 MB/s otherwise; GatherNd with (row, index) pairs' },
+  { name: 'Slice', reason: 'slow', kernelFunc: slice,
+    why: 'copies the whole input, then per-row subarrays (seconds on innermost-axis / rank-5 slices); merged-axis heap copy' },
+  { name: 'SplitV', reason: 'slow', kernelFunc: splitV as unknown as KFn,
+    why: 'built on the slow Slice; same merged-axis heap copy per piece' },
+  { name: 'Conv3DBackpropInputV2', reason: 'wrong', kernelFunc: conv3DBackpropInputV2,
+    why: 'wrong in every configuration; per-temporal-tap Conv2DBackpropInput (XNNPACK) accumulated over frames' },
+  { name: 'Conv3DBackpropFilterV2', reason: 'wrong', kernelFunc: conv3DBackpropFilterV2,
+    why: 'wrong for stride > 1; per-temporal-tap Conv2DBackpropFilter on the frames each tap reads' },
+  { name: 'MaxPoolGrad', reason: 'wrong', kernelFunc: cpuFallback('MaxPoolGrad'),
+    why: 'wrong values; cpu fallback (only masks are max-pooled in this project)' },
+  { name: 'MaxPool3D', reason: 'wrong', kernelFunc: cpuFallback('MaxPool3D'),
+    why: 'forward sometimes wrong; cpu fallback' },
+  { name: 'MaxPool3DGrad', reason: 'wrong', kernelFunc: cpuFallback('MaxPool3DGrad'),
+    why: 'wrong for strided windows (k (1,3,3) s (1,2,2) same: error ~1); cpu fallback' },
+];
+
+function isPackKernel(f: unknown): boolean {
+  return typeof f === 'function' && packState.registered.has(f);
+}
+
+/**
+ * Registers the pack for backendName 'wasm' (the wasm backend package must be loaded).
+ * Idempotent; returns true when the pack is registered.
  */
 export function registerWasmKernelPack(): boolean {
-  return false;
+  if (!tf.getKernel('Conv2D', 'wasm')) return false; // tfjs-backend-wasm not loaded
+  for (const k of WASM_KERNEL_PACK) {
+    const cur = tf.getKernel(k.name, 'wasm');
+    if (cur && isPackKernel(cur.kernelFunc)) continue;
+    const kernelFunc = ((args: Parameters<KFn>[0]) => k.kernelFunc(args)) as unknown as tf.KernelFunc;
+    packState.registered.add(kernelFunc);
+    if (cur) {
+      packState.originals.set(k.name, cur);
+      tf.unregisterKernel(k.name, 'wasm');
+    }
+    // The stock setup/dispose functions stay attached: the stock kernelFunc is still called, and
+    // they must run again if the backend is ever re-initialised.
+    tf.registerKernel({ kernelName: k.name, backendName: 'wasm', kernelFunc, setupFunc: cur?.setupFunc, disposeFunc: cur?.disposeFunc });
+  }
+  return true;
+}
+
+/** Restores the stock wasm kernels (benchmarks compare stock with pack). Idempotent. */
+export function unregisterWasmKernelPack(): void {
+  for (const k of WASM_KERNEL_PACK) {
+    const cur = tf.getKernel(k.name, 'wasm');
+    if (!cur || !isPackKernel(cur.kernelFunc)) continue;
+    tf.unregisterKernel(k.name, 'wasm');
+    const orig = packState.originals.get(k.name);
+    if (orig) tf.registerKernel(orig);
+    packState.originals.delete(k.name);
+  }
+}
+
+/** True when every pack kernel is the registered wasm kernel. */
+export function wasmKernelPackRegistered(): boolean {
+  return WASM_KERNEL_PACK.every((k) => isPackKernel(tf.getKernel(k.name, 'wasm')?.kernelFunc));
+}
+
+/** The stock wasm kernelFunc of a kernel the pack replaced (undefined for added kernels). */
+export function stockWasmKernel(name: string): tf.KernelFunc | undefined {
+  const orig = packState.originals.get(name);
+  if (orig) return orig.kernelFunc;
+  const cur = tf.getKernel(name, 'wasm');
+  return cur && !isPackKernel(cur.kernelFunc) ? cur.kernelFunc : undefined;
 }

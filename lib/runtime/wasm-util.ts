@@ -33,8 +33,19 @@ export interface KernelArgs {
 export type KFn = (args: KernelArgs) => TI | TI[];
 type AnyKernelFunc = (args: { inputs: Inputs; backend: unknown; attrs?: Attrs }) => TI | TI[];
 
-/** Kernels replaced by the pack, as the wasm backend shipped them (filled at registration). */
-export const originals = new Map<string, tf.KernelConfig>();
+interface PackState {
+  /** Kernels replaced by the pack, as the wasm backend shipped them (filled at registration). */
+  originals: Map<string, tf.KernelConfig>;
+  /** The kernelFuncs the pack registered (to recognise them: registration is idempotent). */
+  registered: WeakSet<object>;
+}
+
+// Kept on globalThis so a second instance of this module (e.g. loaded through another path) sees
+// the same originals instead of mistaking a pack kernel for the stock one.
+const STATE_KEY = Symbol.for('propainter-ts.wasmKernelPack');
+const g = globalThis as unknown as Record<symbol, PackState | undefined>;
+export const packState: PackState = (g[STATE_KEY] ??= { originals: new Map(), registered: new WeakSet() });
+const originals = packState.originals;
 
 /** The wasm backend's stock kernelFunc for `name` (also for kernels the pack replaced). */
 export function stockKernel(name: string): AnyKernelFunc | undefined {
