@@ -23,7 +23,8 @@ import {
 import { randomMaskSequence, renderMask } from './masks';
 import { Rng } from './rng';
 import { synthVideo } from './synth';
-import { forEachLimit, writeFileAtomicAsync } from './fsutil';
+import { forEachLimit } from './fsutil';
+import { fsyncDir, writeFileAtomicAsync } from '../io/atomic';
 
 export interface Failure {
   file: string;
@@ -46,19 +47,6 @@ export function commitStaged(staging: string, finalDir: string): void {
   fsyncDir(staging);
   fs.renameSync(staging, finalDir);
   fsyncDir(path.dirname(finalDir));
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // directory fsync is best effort (not supported everywhere)
-  }
 }
 
 function isDir(p: string): boolean {

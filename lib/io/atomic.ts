@@ -6,11 +6,15 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+let counter = 0;
+
+/** A temporary name beside `target` (dot-file ending in .tmp, unique within the process). */
 function tempName(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
+  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${++counter}.tmp`);
 }
 
-function fsyncDir(dir: string): void {
+/** fsync a directory so a rename inside it is durable (best effort: not supported everywhere). */
+export function fsyncDir(dir: string): void {
   try {
     const fd = fs.openSync(dir, 'r');
     try {
@@ -53,4 +57,29 @@ export function writeFileAtomic(target: string, ...chunks: Array<Uint8Array | st
 /** JSON with a trailing newline, written atomically. */
 export function writeJsonAtomic(target: string, value: unknown): void {
   writeFileAtomic(target, JSON.stringify(value, null, 2) + '\n');
+}
+
+/**
+ * Asynchronous writeFileAtomic for bulk writes: many files can be flushed concurrently (on ext4
+ * one synchronous fsync costs ~10 ms while eight concurrent ones cost < 1 ms per file).
+ */
+export async function writeFileAtomicAsync(target: string, data: Uint8Array): Promise<void> {
+  await fs.promises.mkdir(path.dirname(target), { recursive: true });
+  const tmp = tempName(target);
+  const fh = await fs.promises.open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await fs.promises.rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  try {
+    await fs.promises.rename(tmp, target);
+  } catch (e) {
+    await fs.promises.rm(tmp, { force: true });
+    throw e;
+  }
 }
