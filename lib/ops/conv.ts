@@ -5,6 +5,8 @@
  * sum of per-tap 2-D convs over frames, and ConvTranspose2d.
  */
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core alone registers no gradients; every op here is meant to be differentiated.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 
 export type Pair = [number, number];
 export type PaddingMode = 'zeros' | 'replicate';
@@ -70,6 +72,19 @@ function dilatedValidConv(d: Pair): (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tenso
   }) as any) as (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
 }
 
+/**
+ * Every s-th row/column from 0 (stride applied after a stride-1 conv, for dilation together with
+ * stride, which tf.conv2d rejects): pad to a multiple of s, fold s into axes, take index 0.
+ */
+function subsample(y: tf.Tensor4D, s: Pair): tf.Tensor4D {
+  const [n, h, w, c] = y.shape;
+  const ho = Math.ceil(h / s[0]);
+  const wo = Math.ceil(w / s[1]);
+  const p = tf.pad(y, [[0, 0], [0, ho * s[0] - h], [0, wo * s[1] - w], [0, 0]]);
+  const r = tf.reshape(p, [n, ho, s[0], wo, s[1], c]);
+  return tf.reshape(tf.slice(r, [0, 0, 0, 0, 0, 0], [n, ho, 1, wo, 1, c]), [n, ho, wo, c]) as tf.Tensor4D;
+}
+
 const dilatedCache = new Map<string, (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D>();
 
 export interface Conv2dOptions {
@@ -101,13 +116,11 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, opts: Conv2dOptions = {})
     }
     const one = (xi: tf.Tensor4D, wi: tf.Tensor4D): tf.Tensor4D => {
       if (dil[0] === 1 && dil[1] === 1) return tf.conv2d(xi, wi, stride, 'valid');
-      if (stride[0] !== 1 || stride[1] !== 1) {
-        throw new Error('conv2d: stride > 1 together with dilation > 1 is not supported');
-      }
       const key = `${dil[0]},${dil[1]}`;
       let f = dilatedCache.get(key);
       if (!f) dilatedCache.set(key, (f = dilatedValidConv(dil)));
-      return f(xi, wi);
+      const y = f(xi, wi);
+      return stride[0] === 1 && stride[1] === 1 ? y : subsample(y, stride);
     };
     let y: tf.Tensor4D;
     if (groups === 1) {
@@ -138,8 +151,8 @@ export interface Conv3dOptions {
 /**
  * torch Conv3d on [B, T, H, W, C] with filter [kt, kh, kw, Cin, Cout], computed as a sum over
  * temporal taps of 2-D convs on frames batched as [B·T', H, W, C] (the wasm Conv3D kernels are
- * slow or wrong, and this form gets every gradient from conv2d). Time is zero-padded; replicate
- * mode pads only H and W (as PyTorch does for kernels with kt = 1 and pt = 0).
+ * slow or wrong, and this form gets every gradient from conv2d). Padding is zeros or, with
+ * paddingMode 'replicate', edge replication along T, H and W (as PyTorch).
  */
 export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, opts: Conv3dOptions = {}): tf.Tensor5D {
   return tf.tidy(() => {
@@ -149,13 +162,19 @@ export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, opts: Conv3dOptions = {})
     const [b, t, h, wd, c] = x.shape;
     const [kt, kh, kw, ci, co] = w.shape;
     if (c !== ci) throw new Error(`conv3d: input has ${c} channels, filter expects ${ci}`);
-    if (opts.paddingMode === 'replicate' && pt > 0) throw new Error('conv3d: replicate padding along time is not supported');
     const tp = t + 2 * pt;
     const tOut = Math.floor((tp - dt * (kt - 1) - 1) / st) + 1;
     if (tOut <= 0) throw new Error(`conv3d: ${t} frames are too few for kernel ${kt} (dilation ${dt}, padding ${pt})`);
     // Rank-3 view [B, Tp, H·W·C]: slicing a rank-5 tensor is slow on wasm.
     let flat = tf.reshape(x, [b, t, h * wd * c]);
-    if (pt > 0) flat = tf.pad(flat, [[0, 0], [pt, pt], [0, 0]]);
+    if (pt > 0) {
+      if (opts.paddingMode === 'replicate') {
+        const edge = (i: number) => tf.tile(tf.slice(flat, [0, i, 0], [b, 1, -1]), [1, pt, 1]);
+        flat = tf.concat([edge(0), flat, edge(t - 1)], 1);
+      } else {
+        flat = tf.pad(flat, [[0, 0], [pt, pt], [0, 0]]);
+      }
+    }
     const wFlat = tf.reshape(w, [kt, kh * kw * ci * co]);
     let acc: tf.Tensor4D | null = null;
     for (let i = 0; i < kt; i++) {
@@ -164,8 +183,12 @@ export function conv3d(x: tf.Tensor5D, w: tf.Tensor5D, opts: Conv3dOptions = {})
       if (st === 1) {
         frames = tf.slice(flat, [0, start, 0], [b, tOut, -1]);
       } else {
-        const idx = Array.from({ length: tOut }, (_, k) => start + k * st);
-        frames = tf.gather(flat, tf.tensor1d(idx, 'int32'), 1);
+        // Every st-th frame from `start`: slice, pad to tOut·st, fold the stride into an axis and
+        // take index 0 of it (differentiable everywhere, unlike GatherV2 on stock wasm).
+        const span = (tOut - 1) * st + 1;
+        let s = tf.slice(flat, [0, start, 0], [b, span, -1]);
+        if (tOut * st > span) s = tf.pad(s, [[0, 0], [0, tOut * st - span], [0, 0]]);
+        frames = tf.slice(tf.reshape(s, [b, tOut, st, h * wd * c]), [0, 0, 0, 0], [b, tOut, 1, -1]);
       }
       const x4 = tf.reshape(frames, [b * tOut, h, wd, c]) as tf.Tensor4D;
       const wi = tf.reshape(tf.slice(wFlat, [i, 0], [1, -1]), [kh, kw, ci, co]) as tf.Tensor4D;
