@@ -5,8 +5,6 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-// Suites time forward+backward passes: tfjs-core only registers gradients through this module.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { initRuntime } from '../lib/runtime';
 import { memoryReport } from './util';
 
