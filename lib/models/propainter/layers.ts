@@ -1,0 +1,256 @@
+/**
+ * Generator-specific building blocks: tap-major linear layouts for the 7×7 patch features,
+ * containers named like nn.ModuleDict, the ×2 `deconv`, the depthwise pooling conv (computed
+ * without depthwise kernels) and small tensor helpers for [B, T, ...] clips.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Module, Unary } from '../../nn/module';
+import { DEPTHWISE2D, ParamLayout } from '../../nn/layout';
+import { Conv2d } from '../../nn/layers';
+import { defaultUniform } from '../../nn/init';
+import { interpolateBilinear } from '../../ops';
+
+/**
+ * Layout of a Linear weight whose OUTPUT features are PyTorch-ordered `c·K + k` (c < C, k < K)
+ * and kept tap-major `k·C + c` here; TF.js form [in, K·C].
+ */
+export function tapMajorOutLayout(name: string, c: number, k: number, inF: number): ParamLayout {
+  return {
+    name,
+    torchShape: () => [c * k, inF],
+    tfShape: () => [inF, c * k],
+    fromTorch: (x) => tf.tidy(() => tf.transpose(tf.reshape(tf.transpose(tf.reshape(x, [c, k, inF]), [1, 0, 2]), [c * k, inF]))),
+    toTorch: (x) => tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(tf.transpose(x), [k, c, inF]), [1, 0, 2]), [c * k, inF])),
+  };
+}
+
+/** Layout of a Linear weight whose INPUT features are `c·K + k` in PyTorch, tap-major here; TF.js [K·C, out]. */
+export function tapMajorInLayout(name: string, c: number, k: number, outF: number): ParamLayout {
+  return {
+    name,
+    torchShape: () => [outF, c * k],
+    tfShape: () => [c * k, outF],
+    fromTorch: (x) => tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(tf.transpose(x), [c, k, outF]), [1, 0, 2]), [c * k, outF])),
+    toTorch: (x) => tf.tidy(() => tf.transpose(tf.reshape(tf.transpose(tf.reshape(x, [k, c, outF]), [1, 0, 2]), [c * k, outF]))),
+  };
+}
+
+/** Layout of a bias over `c·K + k` features, tap-major here. */
+export function tapMajorBiasLayout(name: string, c: number, k: number): ParamLayout {
+  return {
+    name,
+    torchShape: () => [c * k],
+    tfShape: () => [c * k],
+    fromTorch: (x) => tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(x, [c, k])), [c * k])),
+    toTorch: (x) => tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(x, [k, c])), [c * k])),
+  };
+}
+
+/**
+ * nn.Linear whose hidden side (input or output) is a 7×7 patch of C channels, stored tap-major so
+ * that fold/unfold need no activation transposes. State-dict names and shapes are nn.Linear's.
+ */
+export class TapMajorLinear extends Module implements Unary {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, side: 'in' | 'out', channels: number, taps = 49) {
+    super();
+    const init = defaultUniform(inFeatures);
+    if (side === 'out') {
+      if (outFeatures !== channels * taps) throw new Error(`TapMajorLinear: ${outFeatures} outputs are not ${channels}×${taps}`);
+      this.weight = this.registerParameter('weight', [outFeatures, inFeatures], init, tapMajorOutLayout('tap_major_out', channels, taps, inFeatures));
+      this.bias = this.registerParameter('bias', [outFeatures], init, tapMajorBiasLayout('tap_major_bias', channels, taps));
+    } else {
+      if (inFeatures !== channels * taps) throw new Error(`TapMajorLinear: ${inFeatures} inputs are not ${channels}×${taps}`);
+      this.weight = this.registerParameter('weight', [outFeatures, inFeatures], init, tapMajorInLayout('tap_major_in', channels, taps, outFeatures));
+      this.bias = this.registerParameter('bias', [outFeatures], init);
+    }
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const lead = x.shape.slice(0, -1);
+      const y = tf.add(tf.matMul(tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D, this.weight as tf.Tensor2D), this.bias);
+      return tf.reshape(y, [...lead, this.outFeatures]);
+    });
+  }
+}
+
+/** A container whose children are named by the caller (nn.ModuleDict). */
+export class ModuleDict<M extends Module = Module> extends Module {
+  private readonly items = new Map<string, M>();
+
+  set(name: string, m: M): M {
+    this.registerModule(name, m);
+    this.items.set(name, m);
+    return m;
+  }
+
+  get(name: string): M {
+    const m = this.items.get(name);
+    if (!m) throw new Error(`ModuleDict: no child "${name}"`);
+    return m;
+  }
+}
+
+/** ×2 bilinear upsampling (align_corners=True) followed by a conv (`deconv` in propainter.py). */
+export class Deconv extends Module implements Unary {
+  readonly conv: Conv2d;
+
+  constructor(inCh: number, outCh: number, kernel = 3, padding = 1) {
+    super();
+    this.conv = this.registerModule('conv', new Conv2d(inCh, outCh, kernel, { padding }));
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const [, h, w] = x.shape;
+      return this.conv.forward(interpolateBilinear(x as tf.Tensor4D, [2 * h, 2 * w], { alignCorners: true }));
+    });
+  }
+}
+
+/**
+ * Depthwise conv, kernel = stride = k, no padding (the attention's `pool_layer`), computed as a
+ * reshape into k×k blocks, a broadcast multiply and a sum (no depthwise kernels, whose gradients
+ * wasm lacks). Weight is (C, 1, k, k) in PyTorch, [k, k, C, 1] here.
+ */
+export class BlockPool extends Module {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+
+  constructor(readonly channels: number, readonly k: number) {
+    super();
+    const init = defaultUniform(k * k);
+    this.weight = this.registerParameter('weight', [channels, 1, k, k], init, DEPTHWISE2D);
+    this.bias = this.registerParameter('bias', [channels], init);
+  }
+
+  /** x [N, H, W, C] → [N, floor(H/k), floor(W/k), C]. */
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const [n, h, w, c] = x.shape;
+      const k = this.k;
+      const ph = Math.floor(h / k);
+      const pw = Math.floor(w / k);
+      const crop = ph * k === h && pw * k === w ? x : tf.slice(x, [0, 0, 0, 0], [n, ph * k, pw * k, c]);
+      const blocks = tf.reshape(crop, [n * ph, k, pw, k * c]);
+      // Weight [k, k, C, 1] → [1, k, 1, k·C] matches blocks' (ky, kx·C) axes.
+      const wb = tf.reshape(this.weight, [1, k, 1, k * c]);
+      // Sum over ky, then over kx (rank ≤ 4 reductions: high-rank transposes are slow on wasm).
+      const rows = tf.sum(tf.mul(blocks, wb), 1);
+      const s = tf.sum(tf.reshape(rows, [n * ph * pw, k, c]), 1);
+      return tf.reshape(tf.add(s, this.bias), [n, ph, pw, c]) as tf.Tensor4D;
+    });
+  }
+}
+
+/**
+ * tf.split that also works on the tape for a single piece: tfjs hands a one-output op's gradient
+ * a bare tensor, which SplitV's gradient (concat of an array) rejects.
+ */
+export function split(x: tf.Tensor, sizes: number | number[], axis = 0): tf.Tensor[] {
+  const count = typeof sizes === 'number' ? sizes : sizes.length;
+  return count === 1 ? [x] : tf.split(x, sizes, axis);
+}
+
+/** Frame t of a clip [B, T, ...rest] → [B, ...rest] (a rank-3 slice, fast on wasm). */
+export function frameAt(x: tf.Tensor, t: number): tf.Tensor {
+  return tf.tidy(() => {
+    const [b, n, ...rest] = x.shape;
+    const inner = rest.reduce((a, v) => a * v, 1);
+    return tf.reshape(tf.slice(tf.reshape(x, [b, n, inner]), [0, t, 0], [b, 1, inner]), [b, ...rest]);
+  });
+}
+
+/**
+ * All frames of a clip [B, T, ...rest] as T tensors [B, ...rest], from one split: on the tape a
+ * slice saves (on wasm: copies) its whole input, so slicing a clip frame by frame would cost T
+ * copies of it; a split saves nothing. (tf.unstack is avoided: seconds on wasm.)
+ */
+export function unstackFrames(x: tf.Tensor): tf.Tensor[] {
+  return tf.tidy(() => {
+    const [b, n, ...rest] = x.shape;
+    if (n === 0) return [];
+    const inner = rest.reduce((a, v) => a * v, 1);
+    const parts = b === 1 ? split(tf.reshape(x, [n, inner]), n, 0) : split(tf.reshape(x, [b, n, inner]), n, 1);
+    return parts.map((f) => tf.reshape(f, [b, ...rest]));
+  });
+}
+
+/** tf.unstack along axis 0 built from one split (the wasm Unpack kernel is very slow). */
+export function unstack0(x: tf.Tensor): tf.Tensor[] {
+  return tf.tidy(() => {
+    const [n, ...rest] = x.shape;
+    return split(x, n, 0).map((p) => tf.reshape(p, rest));
+  });
+}
+
+/** Frames [t0, t0 + count) of a clip [B, T, ...rest]. */
+export function framesRange(x: tf.Tensor, t0: number, count: number): tf.Tensor {
+  return tf.tidy(() => {
+    const [b, n, ...rest] = x.shape;
+    if (t0 === 0 && count === n) return tf.clone(x);
+    const inner = rest.reduce((a, v) => a * v, 1);
+    return tf.reshape(tf.slice(tf.reshape(x, [b, n, inner]), [0, t0, 0], [b, count, inner]), [b, count, ...rest]);
+  });
+}
+
+/** Splits a clip [B, T, ...rest] into consecutive frame ranges of the given lengths (one op). */
+export function splitFrames(x: tf.Tensor, sizes: number[]): tf.Tensor[] {
+  return tf.tidy(() => {
+    const [b, n, ...rest] = x.shape;
+    const inner = rest.reduce((a, v) => a * v, 1);
+    return split(tf.reshape(x, [b, n, inner]), sizes, 1).map((p, i) => tf.reshape(p, [b, sizes[i], ...rest]));
+  });
+}
+
+/** Folds the clip axis into the batch: [B, T, ...rest] → [B·T, ...rest]. */
+export function flattenClip(x: tf.Tensor): tf.Tensor {
+  const [b, t, ...rest] = x.shape;
+  return tf.reshape(x, [b * t, ...rest]);
+}
+
+/**
+ * Applies `steps` in order, each in its own tidy, disposing every intermediate result as soon as
+ * the next one exists (the input `x` is left alone). Safe on the tape too: backprop uses the
+ * tensors the engine saved, not these.
+ */
+export function pipe(x: tf.Tensor, steps: Array<(t: tf.Tensor) => tf.Tensor>): tf.Tensor {
+  let cur = x;
+  for (const step of steps) {
+    const next = tf.tidy(() => step(cur));
+    if (cur !== x && next !== cur) cur.dispose();
+    cur = next;
+  }
+  return cur === x ? tf.clone(x) : cur;
+}
+
+/**
+ * Working-set budget (float elements) of one chunk of frames: per-frame stages (encoder, soft
+ * composition, decoder) process as many whole frames at a time as keep their largest
+ * activation within it (≈ 64 MB), which bounds their peak memory at any clip length.
+ */
+export const CHUNK_ELEMENTS = 16 * 2 ** 20;
+
+/**
+ * Maps `fn` over chunks of the leading (frame) axis of x, with at most CHUNK_ELEMENTS /
+ * `elementsPerFrame` frames per chunk, concatenating the results; each chunk runs in its own tidy.
+ */
+export function mapFrameChunks(x: tf.Tensor, fn: (chunk: tf.Tensor) => tf.Tensor, elementsPerFrame: number): tf.Tensor {
+  const n = x.shape[0]!;
+  const per = Math.max(1, Math.floor(CHUNK_ELEMENTS / Math.max(1, elementsPerFrame)));
+  if (n <= per) return tf.tidy(() => fn(x));
+  const sizes: number[] = [];
+  for (let i = 0; i < n; i += per) sizes.push(Math.min(per, n - i));
+  const parts = tf.split(x, sizes, 0);
+  const outs = parts.map((p) => {
+    const y = tf.tidy(() => fn(p));
+    p.dispose();
+    return y;
+  });
+  const y = tf.concat(outs, 0);
+  outs.forEach((o) => o.dispose());
+  return y;
+}
