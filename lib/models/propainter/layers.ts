@@ -155,15 +155,6 @@ export function split(x: tf.Tensor, sizes: number | number[], axis = 0): tf.Tens
   return count === 1 ? [x] : tf.split(x, sizes, axis);
 }
 
-/** Frame t of a clip [B, T, ...rest] → [B, ...rest] (a rank-3 slice, fast on wasm). */
-export function frameAt(x: tf.Tensor, t: number): tf.Tensor {
-  return tf.tidy(() => {
-    const [b, n, ...rest] = x.shape;
-    const inner = rest.reduce((a, v) => a * v, 1);
-    return tf.reshape(tf.slice(tf.reshape(x, [b, n, inner]), [0, t, 0], [b, 1, inner]), [b, ...rest]);
-  });
-}
-
 /**
  * All frames of a clip [B, T, ...rest] as T tensors [B, ...rest], from one split: on the tape a
  * slice saves (on wasm: copies) its whole input, so slicing a clip frame by frame would cost T
