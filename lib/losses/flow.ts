@@ -4,7 +4,8 @@
  * frames [N,H,W,3] in [-1, 1].
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { flowWarp } from '../ops';
+import { canny, flowWarp, noGrad } from '../ops';
+import type { CannyOptions } from '../ops';
 
 /** 3×3 cross-correlation filters (zero padding 1) applied to a one-channel map → one channel each. */
 function filter3x3(x: tf.Tensor4D, kernels: number[][][]): tf.Tensor4D {
@@ -102,7 +103,16 @@ export function ternaryLoss(flowComp: tf.Tensor4D, flowGt: tf.Tensor4D, mask: tf
   });
 }
 
-const merge = (x: tf.Tensor): tf.Tensor4D => tf.reshape(x, [-1, ...x.shape.slice(2)]) as tf.Tensor4D;
+const merge = (x: tf.Tensor): tf.Tensor4D => tf.reshape(x, [-1, ...x.shape.slice(2)] as [number, number, number, number]) as tf.Tensor4D;
+
+/** x[:, start:start+count] of a clip [B, T, …] through a rank-3 view (no rank-5 slice on the tape). */
+export function timeSlice(x: tf.Tensor, start: number, count: number): tf.Tensor {
+  return tf.tidy(() => {
+    const [b, t, ...rest] = x.shape;
+    const flat = tf.reshape(x, [b, t, -1]);
+    return tf.reshape(tf.slice(flat, [0, start, 0], [b, count, -1]), [b, count, ...rest]);
+  });
+}
 
 /**
  * FlowLoss: for forward (mask t, frames t→t+1) and backward (mask t+1, frames t+1→t) flows
@@ -112,7 +122,7 @@ const merge = (x: tf.Tensor): tf.Tensor4D => tf.reshape(x, [-1, ...x.shape.slice
 export function flowLoss(pred: [tf.Tensor, tf.Tensor], gt: [tf.Tensor, tf.Tensor], masks: tf.Tensor, frames: tf.Tensor): { loss: tf.Scalar; warpLoss: tf.Scalar } {
   return tf.tidy(() => {
     const t = masks.shape[1]!;
-    const sliceT = (x: tf.Tensor, start: number) => tf.slice(x, [0, start], [-1, t - 1]);
+    const sliceT = (x: tf.Tensor, start: number) => timeSlice(x, start, t - 1);
     const ms = [sliceT(masks, 0), sliceT(masks, 1)];
     const f0 = sliceT(frames, 0);
     const f1 = sliceT(frames, 1);
@@ -143,7 +153,7 @@ function holeOrValid(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor): tf.Scalar {
  */
 export function edgeLoss(pred: tf.Tensor4D, gt: tf.Tensor4D): tf.Scalar {
   return tf.tidy(() => {
-    const [n, h, w, c] = gt.shape;
+    const [, h, w, c] = gt.shape;
     const pos = tf.cast(tf.greater(gt, 0.5), 'float32');
     const numPos = tf.sum(pos, [1, 2, 3], true);
     const total = c * h * w;
@@ -152,7 +162,6 @@ export function edgeLoss(pred: tf.Tensor4D, gt: tf.Tensor4D): tf.Scalar {
     // BCE with logits: max(x, 0) − x·y + log(1 + exp(−|x|)).
     const x = pred;
     const bce = tf.add(tf.sub(tf.relu(x), tf.mul(x, gt)), tf.log1p(tf.exp(tf.neg(tf.abs(x)))));
-    void n;
     return tf.mean(tf.mul(bce, weight)) as tf.Scalar;
   });
 }
@@ -161,7 +170,7 @@ export function edgeLoss(pred: tf.Tensor4D, gt: tf.Tensor4D): tf.Scalar {
 export function edgeLossBidirectional(pred: [tf.Tensor, tf.Tensor], gt: [tf.Tensor, tf.Tensor], masks: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
     const t = masks.shape[1]!;
-    const ms = [tf.slice(masks, [0, 0], [-1, t - 1]), tf.slice(masks, [0, 1], [-1, t - 1])];
+    const ms = [timeSlice(masks, 0, t - 1), timeSlice(masks, 1, t - 1)];
     const parts: tf.Scalar[] = [];
     for (let i = 0; i < 2; i++) {
       const comb = tf.add(tf.mul(pred[i], ms[i]), tf.mul(gt[i], tf.sub(1, ms[i])));
@@ -172,8 +181,10 @@ export function edgeLossBidirectional(pred: [tf.Tensor, tf.Tensor], gt: [tf.Tens
 }
 
 /**
- * Total flow-completion training loss of trainer_flow_w_edge:
- * flow_weight·Σ(L1 + smooth + smooth2) + 0.01·Σ census + 1.0·Σ edge (edge term when given).
+ * Total flow-completion training loss of trainer_flow_w_edge, each term weighted:
+ * flowWeight·Σ(L1 + smooth + smooth2) + warpWeight·Σ census + edgeWeight·Σ edge (official
+ * weights 0.25 from the config, 0.01 and 1.0 hard-coded). Returns the weighted terms as the
+ * trainer logs them (`loss/flow_loss`, `loss/warp_loss`, `loss/edge_loss`) and their sum.
  */
 export function flowCompletionLoss(args: {
   pred: [tf.Tensor, tf.Tensor];
@@ -183,13 +194,87 @@ export function flowCompletionLoss(args: {
   predEdges?: [tf.Tensor, tf.Tensor] | null;
   gtEdges?: [tf.Tensor, tf.Tensor] | null;
   flowWeight?: number;
+  warpWeight?: number;
+  edgeWeight?: number;
 }): { total: tf.Scalar; flow: tf.Scalar; warp: tf.Scalar; edge: tf.Scalar | null } {
-  const { loss, warpLoss } = flowLoss(args.pred, args.gt, args.masks, args.frames);
-  const edge = args.predEdges && args.gtEdges ? edgeLossBidirectional(args.predEdges, args.gtEdges, args.masks) : null;
-  const total = tf.tidy(() => {
-    let t = tf.add(tf.mul(loss, args.flowWeight ?? 0.25), tf.mul(warpLoss, 0.01));
-    if (edge) t = tf.add(t, edge);
-    return t as tf.Scalar;
+  const r = tf.tidy(() => {
+    const { loss, warpLoss } = flowLoss(args.pred, args.gt, args.masks, args.frames);
+    const flow = tf.mul(loss, args.flowWeight ?? 0.25) as tf.Scalar;
+    const warp = tf.mul(warpLoss, args.warpWeight ?? 0.01) as tf.Scalar;
+    const edges = args.predEdges && args.gtEdges
+      ? [tf.mul(edgeLossBidirectional(args.predEdges, args.gtEdges, args.masks), args.edgeWeight ?? 1) as tf.Scalar]
+      : [];
+    return [tf.addN([flow, warp, ...edges]) as tf.Scalar, flow, warp, ...edges];
   });
-  return { total, flow: loss, warp: warpLoss, edge };
+  return { total: r[0], flow: r[1], warp: r[2], edge: r[3] ?? null };
+}
+
+/**
+ * create_mask of flow_comp_raft.py: ones inside, zeros in a border of
+ * paddings [[top, bottom], [left, right]], repeated over n → [n, H, W, 1].
+ */
+export function createMask(n: number, h: number, w: number, paddings: [[number, number], [number, number]]): tf.Tensor4D {
+  const [[top, bottom], [left, right]] = paddings;
+  const m = new Float32Array(n * h * w);
+  for (let i = 0; i < n; i++) {
+    for (let y = top; y < h - bottom; y++) for (let x = left; x < w - right; x++) m[(i * h + y) * w + x] = 1;
+  }
+  return tf.tensor4d(m, [n, h, w, 1]);
+}
+
+/**
+ * fbConsistencyCheck of flow_loss_utils.py (the loss-side variant): occlusion maps, 1 where
+ * |f + warp(g, f)|² > α1·(|f|² + |warp(g, f)|²) + α2, for both directions. flows [N, H, W, 2]
+ * → { fw, bw } [N, H, W, 1]. Off the tape (thresholds).
+ */
+export function fbOcclusion(flowFw: tf.Tensor4D, flowBw: tf.Tensor4D, alpha1 = 0.01, alpha2 = 0.5): { fw: tf.Tensor4D; bw: tf.Tensor4D } {
+  const both = tf.tidy(() =>
+    noGrad(
+      (fw, bw) => {
+        const lsq = (t: tf.Tensor) => tf.sum(tf.square(t), -1, true);
+        const bwW = flowWarp(bw as tf.Tensor4D, fw as tf.Tensor4D);
+        const fwW = flowWarp(fw as tf.Tensor4D, bw as tf.Tensor4D);
+        const occ = (f: tf.Tensor, warped: tf.Tensor) =>
+          tf.cast(tf.greater(lsq(tf.add(f, warped)), tf.add(tf.mul(tf.add(lsq(f), lsq(warped)), alpha1), alpha2)), 'float32');
+        return tf.concat([occ(fw, bwW), occ(bw, fwW)], 3) as tf.Tensor4D;
+      },
+      flowFw,
+      flowBw,
+    ),
+  );
+  const [fw, bw] = tf.split(both, 2, 3) as [tf.Tensor4D, tf.Tensor4D];
+  both.dispose();
+  return { fw, bw };
+}
+
+/**
+ * The flow trainer's get_edges with the Canny magnitude as well: |flow| of every field, zeroed if
+ * the maximum over the whole batch is < 1, else divided by it, then Canny (σ 2, thresholds 0.1 /
+ * 0.2). flows [N, H, W, 2] → magnitude (after non-maximum suppression) and {0, 1} edges [N, H, W, 1].
+ */
+export function flowEdgesWithMagnitude(flows: tf.Tensor4D, opts: CannyOptions = {}): { magnitude: tf.Tensor4D; edges: tf.Tensor4D } {
+  return tf.tidy(() => {
+    const mag = noGrad((f) => tf.sqrt(tf.sum(tf.square(f), -1, true)), flows) as tf.Tensor4D;
+    const peak = tf.max(mag).dataSync()[0];
+    const norm = (peak < 1 ? tf.zerosLike(mag) : tf.div(mag, peak)) as tf.Tensor4D;
+    return canny(norm, { sigma: 2, low: 0.1, high: 0.2, ...opts });
+  });
+}
+
+/**
+ * FlowSimpleLoss (unused by the official trainers): Σ_i L1(pred_i, area-downsampled gt_i · s) with
+ * s = h_pred / h_gt (an integer factor). pred [B, T, h, w, 2], gt [B, T, H, W, 2].
+ */
+export function flowSimpleLoss(pred: tf.Tensor[], gt: tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => {
+    const parts = pred.map((p, i) => {
+      const pm = merge(p);
+      const gm = merge(gt[i]);
+      const k = gm.shape[1] / pm.shape[1];
+      if (!Number.isInteger(k) || gm.shape[2] / pm.shape[2] !== k) throw new Error(`flowSimpleLoss: gt ${gm.shape[1]}×${gm.shape[2]} is not an integer multiple of pred ${pm.shape[1]}×${pm.shape[2]}`);
+      const ds = k === 1 ? gm : tf.avgPool(gm, k, k, 'valid');
+      return tf.mean(tf.abs(tf.sub(pm, tf.div(ds, k))));
+    });
+    return tf.addN(parts) as tf.Scalar;
+  });
 }
