@@ -320,6 +320,23 @@ export class ModuleList<M extends Module = Module> extends Module {
   }
 }
 
+/** Children named by the caller, in insertion order, like nn.ModuleDict. */
+export class ModuleDict<M extends Module = Module> extends Module {
+  private readonly items = new Map<string, M>();
+
+  set(name: string, m: M): M {
+    this.registerModule(name, m);
+    this.items.set(name, m);
+    return m;
+  }
+
+  get(name: string): M {
+    const m = this.items.get(name);
+    if (!m) throw new Error(`ModuleDict: no child "${name}"`);
+    return m;
+  }
+}
+
 /** Children named '0', '1', … applied in order, like nn.Sequential. */
 export class Sequential extends ModuleList implements Unary {
   forward(x: tf.Tensor): tf.Tensor {

@@ -4,7 +4,7 @@ import { RecurrentFlowCompleteNet } from './network';
 
 export { RecurrentFlowCompleteNet, P3DBlock, EdgeDetection, Deconv, flipTime } from './network';
 export type { FlowCompleteOutput, FlowCompleteHook } from './network';
-export { BidirectionalPropagation, SecondOrderDeformableAlignment, ModuleDict } from './propagation';
+export { BidirectionalPropagation, SecondOrderDeformableAlignment } from './propagation';
 
 /**
  * forward_bidirect_flow + combine_flow (as inference, evaluation and the generator trainer call

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module';
 import { CONV2D } from '../../nn/layout';
-import { Conv2d, LeakyReLU, Sequential } from '../../nn/layers';
+import { Conv2d, LeakyReLU, ModuleDict, Sequential } from '../../nn/layers';
 import { defaultUniform, zeros } from '../../nn/init';
 import { deformConv2d } from '../../ops';
 
@@ -69,23 +69,6 @@ export class SecondOrderDeformableAlignment extends Module {
         dilation: 1,
       }) as tf.Tensor4D;
     });
-  }
-}
-
-/** A string-keyed container like nn.ModuleDict (children registered in insertion order). */
-export class ModuleDict<M extends Module> extends Module {
-  readonly items = new Map<string, M>();
-
-  set(name: string, m: M): M {
-    this.registerModule(name, m);
-    this.items.set(name, m);
-    return m;
-  }
-
-  get(name: string): M {
-    const m = this.items.get(name);
-    if (!m) throw new Error(`ModuleDict: no module "${name}"`);
-    return m;
   }
 }
 

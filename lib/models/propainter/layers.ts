@@ -77,23 +77,6 @@ export class TapMajorLinear extends Module implements Unary {
   }
 }
 
-/** A container whose children are named by the caller (nn.ModuleDict). */
-export class ModuleDict<M extends Module = Module> extends Module {
-  private readonly items = new Map<string, M>();
-
-  set(name: string, m: M): M {
-    this.registerModule(name, m);
-    this.items.set(name, m);
-    return m;
-  }
-
-  get(name: string): M {
-    const m = this.items.get(name);
-    if (!m) throw new Error(`ModuleDict: no child "${name}"`);
-    return m;
-  }
-}
-
 /** ×2 bilinear upsampling (align_corners=True) followed by a conv (`deconv` in propainter.py). */
 export class Deconv extends Module implements Unary {
   readonly conv: Conv2d;

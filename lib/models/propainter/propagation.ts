@@ -15,7 +15,8 @@ import { Conv2d, LeakyReLU, Sequential } from '../../nn/layers';
 import { CONV2D } from '../../nn/layout';
 import { defaultUniform } from '../../nn/init';
 import { deformConv2d, fbConsistencyCheck, flowWarp } from '../../ops';
-import { ModuleDict, unstackFrames } from './layers';
+import { unstackFrames } from './layers';
+import { ModuleDict } from '../../nn/layers';
 
 export type WarpMode = 'bilinear' | 'nearest';
 
