@@ -264,20 +264,6 @@ export function i3dFeatures(model: InceptionI3d, video: tf.Tensor, opts: I3dFeat
  * ever downloaded.
  */
 export function loadI3d(file: string): InceptionI3d {
-  const fs = require('fs') as typeof import('fs');
-  if (!fs.existsSync(file)) {
-    throw new Error(
-      `I3D weights not found: ${file}. Pretrained weights (i3d_rgb_imagenet.pt, used by the official VFID) ` +
-        `are user-supplied and never downloaded by this tool; place the file there or pass its path.`,
-    );
-  }
-  const model = new InceptionI3d();
-  try {
-    const { loadWeights } = require('./weights') as typeof import('./weights');
-    loadWeights(model, file);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
+  const { loadPretrained } = require('./weights') as typeof import('./weights');
+  return loadPretrained(() => new InceptionI3d(), file, 'I3D', 'i3d_rgb_imagenet.pt, used by the official VFID');
 }

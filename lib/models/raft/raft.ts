@@ -3,7 +3,6 @@
  * RAFT_bi wrapper, channels-last, forward only. RAFT is frozen in ProPainter: fp32, eval-mode
  * BatchNorm, no gradients.
  */
-import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module';
 import { BasicEncoder } from './extractor';
@@ -278,19 +277,6 @@ export function raftBi(model: RAFT, frames: tf.Tensor, opts: RaftBiOptions = {})
  * safetensors files. Pretrained weights are user-supplied; nothing is ever downloaded.
  */
 export function loadRaft(file: string = DEFAULT_RAFT_WEIGHTS): RAFT {
-  if (!fs.existsSync(file)) {
-    throw new Error(
-      `RAFT weights not found: ${file}. Pretrained weights (raft-things.pth from the official ProPainter ` +
-        `release) are user-supplied and never downloaded by this tool; place the file there or pass its path.`,
-    );
-  }
-  const model = new RAFT();
-  try {
-    const { loadWeights } = require('../weights') as typeof import('../weights');
-    loadWeights(model, file);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
+  const { loadPretrained } = require('../weights') as typeof import('../weights');
+  return loadPretrained(() => new RAFT(), file, 'RAFT', 'raft-things.pth from the official ProPainter release');
 }
