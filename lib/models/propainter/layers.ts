@@ -1,6 +1,6 @@
 /**
  * Generator-specific building blocks: tap-major linear layouts for the 7×7 patch features,
- * containers named like nn.ModuleDict, the ×2 `deconv`, the depthwise pooling conv (computed
+ * the ×2 `deconv`, the depthwise pooling conv (computed
  * without depthwise kernels) and small tensor helpers for [B, T, ...] clips.
  */
 import * as tf from '@tensorflow/tfjs-core';
