@@ -25,16 +25,28 @@ export interface DatasetConfig {
   /** Fixed masks from `<root>/test_masks` instead of the random generator (overfit runs). */
   fixed_masks: boolean;
   videos?: string[];
+  /** Build a synthetic set (exact .flo flows) at `root` when it does not exist yet. */
+  synth?: { videos: number; frames: number; seed: number; objects?: number; max_speed: number };
 }
 
 export interface ValConfig {
   root: string;
-  index?: string;
   videos?: string[];
   max_frames: number;
+  /** Number of held-out videos used (the first N of the mask folder's sorted list; 0 = all). */
+  max_videos: number;
   width: number;
   height: number;
+  /** Cross-dilation iterations of the test masks (official 4). */
+  dilation: number;
+  /** Ground-truth .flo flows of the val set (default: like datasets.train.load_flow). */
+  load_flow?: boolean;
+  flow_root?: string;
+  /** LPIPS weights (the lpips package's linear heads or a full LPIPS state dict); off when unset. */
   lpips?: string;
+  lpips_net: 'alex' | 'vgg';
+  /** torchvision AlexNet / VGG16 trunk when `lpips` holds only the linear heads. */
+  lpips_trunk?: string;
 }
 
 export interface TrainConfig {
@@ -50,6 +62,8 @@ export interface TrainConfig {
     flow_completion?: string;
     init_generator?: string;
     init_discriminator?: string;
+    /** Use det-init v1 weights for a frozen network whose weight file is absent (logged). */
+    allow_det_init: boolean;
     interp_mode: 'nearest' | 'bilinear';
     discriminator: boolean;
     dis_2d: boolean;
@@ -127,6 +141,17 @@ export const CONFIG_SCHEMA: Field = {
             prefetch: int(2, 1),
             fixed_masks: bool(false),
             videos: { kind: 'array', items: str(), optional: true },
+            synth: {
+              kind: 'object',
+              optional: true,
+              fields: {
+                videos: int(1, 1),
+                frames: int(20, 2),
+                seed: int(0),
+                objects: { kind: 'number', integer: true, min: 0, optional: true },
+                max_speed: int(4, 1),
+              },
+            },
           },
         },
         val: {
@@ -134,12 +159,17 @@ export const CONFIG_SCHEMA: Field = {
           optional: true,
           fields: {
             root: str(),
-            index: str(undefined, true),
             videos: { kind: 'array', items: str(), optional: true },
             max_frames: int(20, 2),
+            max_videos: int(0),
             width: int(432, 8),
             height: int(240, 8),
+            dilation: int(4),
+            load_flow: { kind: 'boolean', optional: true },
+            flow_root: str(undefined, true),
             lpips: str(undefined, true),
+            lpips_net: { kind: 'string', enum: ['alex', 'vgg'], default: 'alex' },
+            lpips_trunk: str(undefined, true),
           },
         },
       },
@@ -152,6 +182,7 @@ export const CONFIG_SCHEMA: Field = {
         flow_completion: str(undefined, true),
         init_generator: str(undefined, true),
         init_discriminator: str(undefined, true),
+        allow_det_init: bool(false),
         interp_mode: { kind: 'string', enum: ['nearest', 'bilinear'], default: 'nearest' },
         discriminator: bool(true),
         dis_2d: bool(false),
@@ -233,6 +264,8 @@ export function fromOfficial(raw: Record<string, any>): Record<string, unknown> 
       train: {
         name: dl.name,
         root: dl.video_root,
+        // The official loader always reads ./datasets/<name>/train.json (spec §11.2).
+        index: dl.name ? `datasets/${dl.name}/train.json` : undefined,
         flow_root: dl.flow_root,
         width: dl.w,
         height: dl.h,

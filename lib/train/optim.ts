@@ -21,8 +21,9 @@ export class Adam {
 
   constructor(readonly params: Array<[string, tf.Variable]>, readonly opts: AdamOptions) {
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      // Inside tidy: tf.variable keeps its own reference, the zerosLike temporaries are released.
+      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
     }
   }
 
@@ -72,7 +73,7 @@ export class Adam {
         const target = store.get(name)!;
         if (!t) throw new Error(`${source}: missing "${prefix}.${name}"`);
         if (t.shape.join(',') !== target.shape.join(',')) throw new Error(`${source}: "${prefix}.${name}" has shape [${t.shape}], expected [${target.shape}]`);
-        target.assign(tf.tensor(t.data as Float32Array, t.shape, 'float32'));
+        tf.tidy(() => target.assign(tf.tensor(t.data as Float32Array, t.shape, 'float32')));
       }
     }
     this.step = Number((step.data as BigInt64Array)[0]);

@@ -5,7 +5,7 @@
 export type Field =
   | { kind: 'number'; default?: number; min?: number; max?: number; exclusiveMin?: boolean; integer?: boolean; doc?: string; optional?: boolean }
   | { kind: 'string'; default?: string; enum?: readonly string[]; doc?: string; optional?: boolean }
-  | { kind: 'boolean'; default?: boolean; doc?: string }
+  | { kind: 'boolean'; default?: boolean; doc?: string; optional?: boolean }
   | { kind: 'array'; items: Field; default?: unknown[]; minItems?: number; maxItems?: number; doc?: string; optional?: boolean }
   | { kind: 'object'; fields: Record<string, Field>; optional?: boolean; doc?: string };
 
@@ -54,7 +54,7 @@ export function validate(field: Field, value: unknown, path: string, problems: s
     }
     case 'boolean': {
       if (value === undefined) {
-        if (field.default === undefined) problems.push(`${at}: required boolean is missing`);
+        if (field.default === undefined && !field.optional) problems.push(`${at}: required boolean is missing`);
         return field.default;
       }
       // The official configs use 0/1 for flags.

@@ -1,0 +1,123 @@
+/**
+ * `npm run bench -- train [--size 120x216] [--local 5] [--ref 1] [--reps 1] [--only flowcomp|propainter] [--force]`
+ *
+ * One training step (forward, backward, optimizer update) of each trainer on the current backend,
+ * batch 1, `local` + `ref` frames at H×W, through the trainers' own `trainStep`:
+ *   - flow completion: Canny edges of the GT flows, forward_bidirect_flow (train mode), flow /
+ *     census / edge losses, backward, Adam;
+ *   - ProPainter: frozen flow completion + image propagation, generator (train mode, all frames
+ *     decoded), hole/valid L1 + hinge adversarial through the spectral-norm discriminator,
+ *     backward, Adam on G; discriminator step, Adam on D.
+ * Ground-truth flows are given (synthetic smooth fields), as with load_flow: RAFT is not timed
+ * (it refuses H < 128 anyway) and pretrained weights are not needed (det-init frozen nets).
+ * Prints the time per step (untimed warm-up first) and the peak memory of live tensors (tf.profile)
+ * and, on wasm, the heap high-water mark.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { resolveConfig } from '../lib/train/config';
+import type { TrainingSystem } from '../lib/train/system';
+import type { BatchTensors } from '../lib/data/tensors';
+import { fmtBytes, fmtMs, parseArgs, wasmHeapBytes } from './util';
+
+function batch(h: number, w: number, local: number, ref: number): BatchTensors {
+  return tf.tidy(() => {
+    const t = local + ref;
+    const ys = tf.reshape(tf.range(0, h), [1, 1, h, 1, 1]);
+    const xs = tf.reshape(tf.range(0, w), [1, 1, 1, w, 1]);
+    const ts = tf.reshape(tf.range(0, t), [1, t, 1, 1, 1]);
+    const ch = tf.reshape(tf.tensor1d([0, 1, 2]), [1, 1, 1, 1, 3]);
+    // Smooth moving texture in [-1, 1], an ellipse hole moving right, smooth flows (px).
+    const frames = tf.sin(tf.add(tf.add(tf.mul(tf.sub(xs, tf.mul(ts, 1.5)), 0.11), tf.mul(ys, 0.07)), tf.mul(ch, 1.3))) as tf.Tensor5D;
+    const dx = tf.div(tf.sub(xs, tf.add(tf.mul(w, 0.4), tf.mul(ts, 1.25))), w * 0.18);
+    const dy = tf.div(tf.sub(ys, h * 0.35), h * 0.16);
+    const masks = tf.cast(tf.lessEqual(tf.add(tf.square(dx), tf.square(dy)), 1), 'float32') as tf.Tensor5D;
+    const n = local - 1;
+    const fu = tf.add(1.7, tf.mul(1.1, tf.sin(tf.add(tf.mul(ys, (2 * Math.PI) / h), tf.mul(tf.reshape(tf.range(0, n), [1, n, 1, 1, 1]), 0.5)))));
+    const fv = tf.add(0.6, tf.mul(0.9, tf.cos(tf.mul(xs, (2 * Math.PI) / w))));
+    // Plus a square object moving 3 px right: flow discontinuities, so the GT flows have Canny edges.
+    const obj = tf.cast(tf.logicalAnd(tf.less(tf.abs(tf.sub(xs, w / 2)), w / 8), tf.less(tf.abs(tf.sub(ys, h / 2)), h / 6)), 'float32');
+    const f = tf.concat([tf.add(tf.mul(fu, tf.onesLike(tf.add(xs, ys))), tf.mul(obj, 3)), tf.mul(fv, tf.ones([1, n, h, w, 1]))], 4) as tf.Tensor5D;
+    return { frames, masks: tf.mul(masks, tf.ones([1, t, 1, 1, 1])) as tf.Tensor5D, flowsF: f, flowsB: tf.neg(f) as tf.Tensor5D } as unknown as tf.TensorContainer;
+  }) as unknown as BatchTensors;
+}
+
+/**
+ * Measured wasm heap of one step (this machine, wasm kernel pack on): flow completion 3.49 GiB at
+ * 120×216 with 5 local frames; ProPainter 2.79 GiB at 64×64 with 2+1 frames, 3.45 GiB with 3+1.
+ * Beyond that the step does not fit the 4 GiB wasm32 heap (and an exhausted heap is fatal), so on
+ * wasm larger ProPainter steps are skipped with this estimate unless --force is given.
+ */
+function estimateHeapGiB(kind: 'flowcomp' | 'propainter', h: number, w: number, frames: number): number {
+  return kind === 'propainter' ? 0.8 + ((3.45 - 0.8) * (h * w * frames)) / (64 * 64 * 4) : 0.3 + ((3.49 - 0.3) * (h * w * frames)) / (120 * 216 * 6);
+}
+
+async function benchOne(kind: 'flowcomp' | 'propainter', h: number, w: number, local: number, ref: number, reps: number, force: boolean): Promise<void> {
+  const est = estimateHeapGiB(kind, h, w, local + ref);
+  if (tf.getBackend() === 'wasm' && est > 3.6 && !force) {
+    console.log(
+      `${kind} train step ${h}×${w}, ${local}+${ref} frames, batch 1: SKIPPED on wasm — needs ≈ ${est.toFixed(1)} GiB of heap ` +
+        `(scaled from measured steps), over the 4 GiB wasm32 limit. Try --size 64x64 --local 3 --ref 1, the tensorflow backend, or --force.`,
+    );
+    return;
+  }
+  const cfg = resolveConfig({
+    name: `bench_${kind}`,
+    model: kind === 'flowcomp' ? 'recurrent_flow_completion' : 'propainter',
+    save_dir: '/dev/null',
+    datasets: { train: { root: '-', width: w, height: h, num_local_frames: local, num_ref_frames: ref, load_flow: true } },
+    networks: { allow_det_init: true },
+    train: { batch_size: 1 },
+  });
+  const log = (l: string) => console.log(`  ${l}`);
+  const sys: TrainingSystem =
+    kind === 'flowcomp'
+      ? new (require('../lib/train/flowcomp_system') as typeof import('../lib/train/flowcomp_system')).FlowCompletionSystem(cfg, log)
+      : new (require('../lib/train/propainter_system') as typeof import('../lib/train/propainter_system')).ProPainterSystem(cfg, log);
+  const b = batch(h, w, local, ref);
+  const label = `${kind} train step ${h}×${w}, ${local}+${ref} frames, batch 1`;
+  try {
+    const step = (i: number) => sys.trainStep([b], { iteration: i, lr: 1e-4, lrD: 1e-4, wantImages: false });
+    let t0 = performance.now();
+    const info = await tf.profile(() => {
+      step(0);
+    });
+    const warm = performance.now() - t0;
+    const runs: number[] = [];
+    let scalars: Record<string, number> = {};
+    for (let i = 0; i < reps; i++) {
+      t0 = performance.now();
+      scalars = step(i + 1).scalars;
+      runs.push(performance.now() - t0);
+    }
+    const best = Math.min(...runs);
+    const heap = wasmHeapBytes();
+    console.log(
+      `${label}: best ${fmtMs(best)} (first, profiled ${fmtMs(warm)}); peak tensors ${fmtBytes(info.peakBytes)}` +
+        `${heap !== null ? `, wasm heap ${fmtBytes(heap)}` : ''}; ${Object.entries(scalars).map(([k, v]) => `${k.replace('loss/', '')} ${v.toFixed(4)}`).join(' ')}`,
+    );
+  } catch (e) {
+    const heap = wasmHeapBytes();
+    console.log(`${label}: FAILED — ${(e as Error).message.split('\n')[0]}${heap !== null ? ` (wasm heap ${fmtBytes(heap)}; the wasm32 heap is limited to 4 GiB)` : ''}`);
+    if (heap !== null && heap >= 0xf0000000) {
+      // An exhausted wasm heap leaves the backend unusable: stop here rather than crash later.
+      console.log('wasm heap exhausted: exiting (try a smaller --size or fewer --local/--ref frames, or the tensorflow backend)');
+      process.exit(1);
+    }
+    throw e;
+  }
+  tf.dispose([b.frames, b.masks, b.flowsF!, b.flowsB!]);
+  sys.dispose();
+}
+
+export async function run(args: string[]): Promise<void> {
+  const { values, flags } = parseArgs(args);
+  const [h, w] = (values.get('size') ?? '120x216').split('x').map(Number);
+  const local = Number(values.get('local') ?? 5);
+  const ref = Number(values.get('ref') ?? 1);
+  const reps = Math.max(1, Number(values.get('reps') ?? 1));
+  const only = values.get('only');
+  if (!(h % 8 === 0 && w % 8 === 0)) throw new Error(`--size ${h}x${w}: H and W must be multiples of 8`);
+  for (const kind of ['flowcomp', 'propainter'] as const) {
+    if (!only || only === kind) await benchOne(kind, h, w, local, ref, reps, flags.has('force'));
+  }
+}

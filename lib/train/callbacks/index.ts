@@ -1,0 +1,10 @@
+export type { Callback, StopReason } from './callback';
+export { ConsoleProgress, formatEta } from './console';
+export type { ConsoleOptions } from './console';
+export { JsonlLogger } from './jsonl';
+export { TensorBoardLogger } from './tensorboard';
+export { CheckpointEvery } from './checkpoint';
+export { ValidateEvery } from './validation';
+export { StopOnSignal } from './signals';
+export { LivePlot } from './live';
+export type { LivePlotOptions } from './live';

@@ -1,0 +1,178 @@
+/**
+ * Training batches for the loop: the TrainDataset/DataLoader of lib/data behind a small
+ * `BatchSource` with a resumable position (epoch, batch: sample content depends only on
+ * (seed, epoch, index), so the position is the whole sampler state), optional fixed masks from
+ * `<root>/test_masks`, an optional synthetic set built on first use, progressive resizing of
+ * the tensors, and the held-out set for validation.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { DataLoader } from '../data/loader';
+import { TrainDataset } from '../data/train-dataset';
+import { TestDataset } from '../data/test-dataset';
+import type { Batch } from '../data/sample';
+import { BatchTensors, batchToTensors } from '../data/tensors';
+import type { TrainConfig } from './config';
+import type { Log } from './system';
+
+export interface DataPosition {
+  epoch: number;
+  batch: number;
+}
+
+export interface BatchSource {
+  next(): Promise<Batch>;
+  /** Position of the next batch (saved in checkpoints). */
+  position(): DataPosition;
+  close(): Promise<void>;
+}
+
+/** Builds the synthetic set a config asks for (datasets.train.synth) when its root is absent. */
+export async function ensureSynthSet(cfg: TrainConfig, log: Log): Promise<void> {
+  const d = cfg.datasets.train;
+  if (!d.synth || fs.existsSync(d.root)) return;
+  const { writeSynthDataset } = require('../data/prepare') as typeof import('../data/prepare');
+  log(`datasets.train.synth: writing ${d.synth.videos} synthetic video(s) of ${d.synth.frames} frames at ${d.width}×${d.height} to ${d.root}`);
+  await writeSynthDataset({
+    out: d.root, videos: d.synth.videos, frames: d.synth.frames, width: d.width, height: d.height, seed: d.synth.seed,
+    format: 'png', floEncoding: 'float32', objects: d.synth.objects, maxSpeed: d.synth.max_speed,
+  });
+}
+
+/** The training set of a config (paths relative to the working directory). */
+export function trainDataset(cfg: TrainConfig): TrainDataset {
+  const d = cfg.datasets.train;
+  return new TrainDataset({
+    root: d.root,
+    indexFile: d.index ? path.resolve(d.index) : undefined,
+    videos: d.videos,
+    flowRoot: d.flow_root ? path.resolve(d.flow_root) : undefined,
+    loadFlow: d.load_flow,
+    numLocalFrames: d.num_local_frames,
+    numRefFrames: d.num_ref_frames,
+    width: d.width,
+    height: d.height,
+    seed: cfg.seed,
+  });
+}
+
+/** Replaces a batch's masks by the dataset's fixed masks (`<root>/test_masks/<video>/<i>.png`, no dilation). */
+async function applyFixedMasks(b: Batch, masks: TestDataset): Promise<void> {
+  const hw = b.H * b.W;
+  for (let s = 0; s < b.B; s++) {
+    const per = await Promise.all(b.frameIndices[s].map((i) => masks.loadMask(b.names[s], i)));
+    per.forEach((m, t) => {
+      const base = (s * b.T + t) * hw;
+      for (let k = 0; k < hw; k++) b.masks[base + k] = m[k];
+    });
+  }
+}
+
+/** The configured training batches from `start` on (endless epochs). */
+export function loaderSource(cfg: TrainConfig, start: DataPosition): BatchSource {
+  const d = cfg.datasets.train;
+  const loader = new DataLoader(trainDataset(cfg), {
+    batchSize: cfg.train.batch_size,
+    numWorkers: d.num_workers,
+    prefetch: d.num_workers > 0 ? d.prefetch : undefined,
+    seed: cfg.seed,
+    epochs: Infinity,
+    startEpoch: start.epoch,
+    startBatch: start.batch,
+  });
+  const fixed = d.fixed_masks
+    ? new TestDataset({ root: d.root, width: d.width, height: d.height, dilation: 0, videos: loader.dataset.videoNames.slice() })
+    : null;
+  const it = loader[Symbol.asyncIterator]();
+  let consumed = 0;
+  return {
+    async next() {
+      const r = await it.next();
+      if (r.done) throw new Error('training data ended unexpectedly');
+      consumed++;
+      if (fixed) await applyFixedMasks(r.value, fixed);
+      return r.value;
+    },
+    position() {
+      const j = loader.job(consumed);
+      return { epoch: j.epoch, batch: j.batch };
+    },
+    async close() {
+      await it.return?.(undefined);
+      await loader.close();
+    },
+  };
+}
+
+/** The same batch every step (overfit runs, tests, benchmarks). */
+export function fixedSource(batch: Batch): BatchSource {
+  let n = 0;
+  return {
+    async next() {
+      n++;
+      return batch;
+    },
+    position: () => ({ epoch: 0, batch: n }),
+    async close() {},
+  };
+}
+
+/**
+ * Spatial size at `iteration` with progressive resizing: linear from start_size to end_size over
+ * grow_steps iterations, rounded down to a multiple of 8; the configured size without it.
+ */
+export function progressiveSize(cfg: TrainConfig, iteration: number): [number, number] {
+  const full: [number, number] = [cfg.datasets.train.height, cfg.datasets.train.width];
+  const p = cfg.progressive;
+  if (!p) return full;
+  const f = Math.min(1, iteration / p.grow_steps);
+  const at = (i: 0 | 1) => Math.max(8, Math.floor((p.start_size[i] + f * (p.end_size[i] - p.start_size[i])) / 8) * 8);
+  return [at(0), at(1)];
+}
+
+/**
+ * Batch → tensors at size [h, w]: frames bilinear (half-pixel centres), masks nearest, flows
+ * bilinear with dx, dy rescaled. Off the tape (data preparation).
+ */
+export function batchTensorsAt(b: Batch, size: [number, number]): BatchTensors {
+  const t = batchToTensors(b);
+  const [h, w] = size;
+  if (h === b.H && w === b.W) return t;
+  return tf.tidy(() => {
+    const clip = (x: tf.Tensor5D, f: (y: tf.Tensor4D) => tf.Tensor4D) => {
+      const [bb, n, , , c] = x.shape;
+      return tf.reshape(f(tf.reshape(x, [bb * n, b.H, b.W, c])), [bb, n, h, w, c]) as tf.Tensor5D;
+    };
+    const flow = (x: tf.Tensor5D | null) =>
+      x ? clip(x, (y) => tf.mul(tf.image.resizeBilinear(y, [h, w], false, true), tf.tensor1d([w / b.W, h / b.H]))) : null;
+    const out: BatchTensors = {
+      frames: clip(t.frames, (y) => tf.image.resizeBilinear(y, [h, w], false, true)),
+      masks: clip(t.masks, (y) => tf.cast(tf.greater(tf.image.resizeNearestNeighbor(y, [h, w], false, true), 0.5), 'float32') as tf.Tensor4D),
+      flowsF: flow(t.flowsF),
+      flowsB: flow(t.flowsB),
+    };
+    tf.dispose([t.frames, t.masks, ...(t.flowsF ? [t.flowsF] : []), ...(t.flowsB ? [t.flowsB] : [])]);
+    return out as unknown as tf.TensorContainer;
+  }) as unknown as BatchTensors;
+}
+
+/** The held-out set (datasets.val): whole videos (first max_frames frames) with their test masks. */
+export function valDataset(cfg: TrainConfig): TestDataset | null {
+  const v = cfg.datasets.val;
+  if (!v) return null;
+  const ds = new TestDataset({
+    root: v.root,
+    width: v.width,
+    height: v.height,
+    dilation: v.dilation,
+    maxFrames: v.max_frames,
+    videos: v.videos,
+    loadFlow: v.load_flow ?? cfg.datasets.train.load_flow,
+    flowRoot: v.flow_root ? path.resolve(v.flow_root) : undefined,
+  });
+  if (v.max_videos > 0 && ds.videoNames.length > v.max_videos) {
+    return new TestDataset({ ...ds.options, videos: ds.videoNames.slice(0, v.max_videos) });
+  }
+  return ds;
+}

@@ -1,0 +1,178 @@
+/**
+ * Flow-completion training (core/trainer_flow_w_edge.py, spec §10.4): ground-truth flows of the
+ * local frames from frozen RAFT (eval, no gradient) or from .flo files, Canny edges of those
+ * flows, `forward_bidirect_flow` of the RecurrentFlowCompleteNet in training mode (flows and
+ * edges), and flow_weight·(L1 + smoothness) + warp_weight·census + edge_weight·edge loss, one Adam
+ * step with the scheduled learning rate.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { RecurrentFlowCompleteNet, completeFlows } from '../models/flow-completion';
+import { RAFT, raftBi } from '../models/raft';
+import { flowEdges } from '../ops';
+import { flowCompletionLoss } from '../losses';
+import { epe } from '../eval/metrics';
+import type { BatchTensors } from '../data/tensors';
+import type { Sample } from '../data/sample';
+import type { TrainConfig } from './config';
+import type { Adam } from './optim';
+import { flowToColor } from '../viz/flow';
+import { frameGrid, RgbImage } from '../viz/image';
+import {
+  Log, StepContext, StepResult, SystemState, TrainingSystem, accumulate, adamFor, clipRange, flattenTime, loadNetworkWeights,
+  namedGrads, optimizerStep, readScalar,
+} from './system';
+
+/** Frozen RAFT (eval mode, never on the tape) for ground-truth flows computed on the fly. */
+export function frozenRaft(cfg: TrainConfig, log: Log): RAFT {
+  const raft = new RAFT();
+  loadNetworkWeights(raft, cfg.networks.raft, 'networks.raft', cfg.networks.allow_det_init, log, 'RAFT (frozen)');
+  raft.requiresGrad(false);
+  raft.eval();
+  return raft;
+}
+
+/** GT flows of a clip [B, L, H, W, 3]: the batch's first L−1 .flo flows, or RAFT's (off the tape). */
+export function groundTruthFlows(b: BatchTensors, local: tf.Tensor5D, raft: RAFT | null, iters: number): [tf.Tensor5D, tf.Tensor5D] {
+  const n = local.shape[1] - 1;
+  if (b.flowsF && b.flowsB) {
+    if (b.flowsF.shape[1] < n) throw new Error(`batch has ${b.flowsF.shape[1]} flows per direction, the ${n + 1} local frames need ${n}`);
+    return [clipRange(b.flowsF, 0, n), clipRange(b.flowsB, 0, n)];
+  }
+  if (!raft) {
+    throw new Error(
+      'no ground-truth flows: this dataset has no .flo flows loaded (datasets.*.load_flow) and RAFT is not loaded ' +
+        '(networks.raft is used only when datasets.train.load_flow is false)',
+    );
+  }
+  const { forward, backward } = raftBi(raft, local, { iters });
+  return [forward, backward];
+}
+
+/** Canny edges of each field of [B, N, H, W, 2] flows → [B, N, H, W, 1] (batch-wide normalisation). */
+function edgesOf(flows: tf.Tensor5D): tf.Tensor5D {
+  return tf.tidy(() => {
+    const [b, n, h, w] = flows.shape;
+    return tf.reshape(flowEdges(flattenTime(flows)), [b, n, h, w, 1]) as tf.Tensor5D;
+  });
+}
+
+export class FlowCompletionSystem implements TrainingSystem {
+  readonly net: RecurrentFlowCompleteNet;
+  readonly raft: RAFT | null;
+  readonly opt: Adam;
+
+  constructor(readonly config: TrainConfig, log: Log) {
+    this.net = new RecurrentFlowCompleteNet();
+    if (config.networks.init_generator) loadNetworkWeights(this.net, config.networks.init_generator, 'networks.init_generator', false, log, 'flow-completion net (init)');
+    this.net.train();
+    this.raft = config.datasets.train.load_flow ? null : frozenRaft(config, log);
+    this.opt = adamFor(this.net, config);
+  }
+
+  trainStep(batches: BatchTensors[], ctx: StepContext): StepResult {
+    const cfg = this.config;
+    const L = cfg.datasets.train.num_local_frames;
+    const sums: Record<string, number> = {};
+    let grads: Map<string, tf.Tensor> | null = null;
+    let images: Record<string, RgbImage> | undefined;
+    for (const b of batches) {
+      const local = clipRange(b.frames, 0, L);
+      const localMasks = clipRange(b.masks, 0, L);
+      const gt = groundTruthFlows(b, local, this.raft, cfg.networks.raft_iters);
+      const gtEdges: [tf.Tensor5D, tf.Tensor5D] = [edgesOf(gt[0]), edgesOf(gt[1])];
+      const parts: Record<string, tf.Scalar> = {};
+      let kept: tf.Tensor[] = [];
+      const { value, grads: g } = namedGrads(() => {
+        const out = this.net.forwardBidirectFlow(gt, localMasks);
+        const r = flowCompletionLoss({
+          pred: out.flows, gt, masks: localMasks, frames: local, predEdges: out.edges, gtEdges,
+          flowWeight: cfg.loss.flow_weight, warpWeight: cfg.loss.warp_weight, edgeWeight: cfg.loss.edge_weight,
+        });
+        parts['loss/flow_loss'] = tf.keep(r.flow);
+        parts['loss/warp_loss'] = tf.keep(r.warp);
+        if (r.edge) parts['loss/edge_loss'] = tf.keep(r.edge);
+        if (ctx.wantImages && !images) kept = [tf.keep(out.flows[0]), ...(out.edges ? [tf.keep(out.edges[0])] : [])];
+        return r.total;
+      }, this.net.namedParameters());
+      sums['loss/total'] = (sums['loss/total'] ?? 0) + readScalar(value);
+      for (const [k, t] of Object.entries(parts)) sums[k] = (sums[k] ?? 0) + readScalar(t);
+      grads = accumulate(grads, g);
+      if (kept.length) images = this.sampleImages(gt, gtEdges, localMasks, kept[0] as tf.Tensor5D, kept[1] as tf.Tensor5D | undefined);
+      tf.dispose([local, localMasks, ...gt, ...gtEdges, ...kept]);
+    }
+    const norm = optimizerStep(this.opt, grads!, ctx.lr, batches.length, cfg.grad_clip);
+    const scalars: Record<string, number> = {};
+    for (const [k, v] of Object.entries(sums)) scalars[k] = v / batches.length;
+    if (norm !== null) scalars['grad_norm/G'] = norm;
+    return { scalars, images };
+  }
+
+  /** Sample 0, flow index t = min(5, L−2): GT / masked GT / prediction, flows and edges. */
+  private sampleImages(gt: tf.Tensor5D[], gtEdges: tf.Tensor5D[], masks: tf.Tensor5D, pred: tf.Tensor5D, predEdge?: tf.Tensor5D): Record<string, RgbImage> {
+    const [, n, h, w] = gt[0].shape;
+    const t = Math.min(5, n - 1);
+    const pick = (x: tf.Tensor5D, c: number) => tf.tidy(() => tf.reshape(tf.slice(x, [0, t, 0, 0, 0], [1, 1, h, w, c]), [h, w, c]).dataSync());
+    const m = pick(masks, 1);
+    const gtF = pick(gt[0], 2);
+    const radius = Math.max(1e-6, ...Array.from({ length: h * w }, (_, i) => Math.hypot(gtF[2 * i], gtF[2 * i + 1])));
+    const color = (f: ArrayLike<number>) => flowToColor({ width: w, height: h, data: f }, { maxRadius: radius });
+    const masked = color(gtF);
+    for (let i = 0; i < h * w; i++) if (m[i] > 0.5) masked.data.fill(0, 3 * i, 3 * i + 3);
+    const grey = (e: ArrayLike<number>) => ({ shape: [h, w, 1], data: Float32Array.from(e) });
+    const out: Record<string, RgbImage> = {
+      'img/flow-f:gt-pred': frameGrid([color(gtF), masked, color(pick(pred, 2))], { range: '0..1' }),
+    };
+    if (predEdge) {
+      const ge = pick(gtEdges[0] as tf.Tensor5D, 1);
+      const gm = Float32Array.from(ge, (v, i) => v * (1 - m[i]));
+      out['img/edge-f:gt-pred'] = frameGrid([grey(ge), grey(gm), grey(pick(predEdge, 1))], { range: '0..1' });
+    }
+    return out;
+  }
+
+  /**
+   * EPE of the completed flows against the ground truth over whole frames, both directions
+   * (scripts/evaluate_flow_completion.py), weighted by the number of flows.
+   */
+  async validateSample(s: Sample): Promise<{ metrics: Record<string, number>; weight: number }> {
+    const cfg = this.config;
+    const frames = tf.tensor5d(s.frames, [1, s.T, s.H, s.W, 3]);
+    const masks = tf.tensor5d(s.masks, [1, s.T, s.H, s.W, 1]);
+    const flows = s.flowsF && s.flowsB
+      ? { flowsF: tf.tensor5d(s.flowsF, [1, s.T - 1, s.H, s.W, 2]), flowsB: tf.tensor5d(s.flowsB, [1, s.T - 1, s.H, s.W, 2]) }
+      : { flowsF: null, flowsB: null };
+    this.net.eval();
+    try {
+      const gt = groundTruthFlows({ frames, masks, ...flows }, frames, this.raft ?? null, cfg.networks.raft_iters);
+      const done = completeFlows(this.net, gt, masks);
+      const e = (a: tf.Tensor, b: tf.Tensor) => epe(a.dataSync(), b.dataSync());
+      const value = (e(done[0], gt[0]) + e(done[1], gt[1])) / 2;
+      tf.dispose([...gt, ...done]);
+      return { metrics: { epe: value }, weight: s.T - 1 };
+    } finally {
+      this.net.train();
+      tf.dispose([frames, masks, ...(flows.flowsF ? [flows.flowsF, flows.flowsB!] : [])]);
+    }
+  }
+
+  state(): SystemState {
+    return { gen: this.net.stateDict(), optimizers: { G: this.opt.stateDict() } };
+  }
+
+  loadState(s: SystemState, source: string): void {
+    try {
+      this.net.loadStateDict(s.gen);
+    } catch (e) {
+      (e as Error).message = `${source} (gen): ${(e as Error).message}`;
+      throw e;
+    }
+    if (!s.optimizers.G) throw new Error(`${source}: no optimizer state "G"`);
+    this.opt.loadStateDict(s.optimizers.G, `${source} (optimizer G)`);
+  }
+
+  dispose(): void {
+    this.net.dispose();
+    this.raft?.dispose();
+    this.opt.dispose();
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * The training loop, as a `Run` that a notebook or the CLI drives:
+ *
+ *   const run = await Run.create('configs/quick_flowcomp.json', { sets: ['train.total_iter=50'] });
+ *   await run.step(10);                        // ten iterations
+ *   run.history.map((h) => h.scalars['loss/flow_loss']);
+ *   run.config.train.lr = 1e-5;                // takes effect at the next step
+ *   await run.validate(); await run.save(); await run.dispose();
+ *
+ * One iteration, top to bottom: learning rates for this step (pure functions of the iteration)
+ * → spatial size (progressive resizing) → grad_accum batches → `system.trainStep` (all model
+ * logic: forward, losses, backward, optimizer steps) → record → callbacks (progress line, JSONL,
+ * TensorBoard, checkpoints every save_freq, validation every val_freq). No model name appears
+ * here: the systems live in flowcomp_system.ts and propainter_system.ts.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { seedInit } from '../nn/init';
+import { writeJsonAtomic } from '../io/atomic';
+import type { TestDataset } from '../data/test-dataset';
+import { TrainConfig, loadConfig, resolveConfig } from './config';
+import { learningRate, scheduleFromConfig } from './schedule';
+import { CheckpointContents, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint';
+import { BatchSource, DataPosition, batchTensorsAt, ensureSynthSet, loaderSource, progressiveSize, valDataset } from './data';
+import type { Log, TrainingSystem } from './system';
+import { disposeBatchTensors } from '../data/tensors';
+import {
+  Callback, CheckpointEvery, ConsoleOptions, ConsoleProgress, JsonlLogger, StopOnSignal, StopReason, TensorBoardLogger, ValidateEvery,
+} from './callbacks';
+
+export interface StepRecord {
+  /** Iterations completed, this one included. */
+  iteration: number;
+  epoch: number;
+  lr: number;
+  lrD: number;
+  seconds: number;
+  itPerSec: number;
+  /** [H, W] trained at (progressive resizing). */
+  size: [number, number];
+  scalars: Record<string, number>;
+}
+
+export interface ValidationRecord {
+  iteration: number;
+  /** Means over the held-out videos, weighted by frames (PSNR/SSIM) or flows (EPE). */
+  metrics: Record<string, number>;
+  perVideo: Record<string, Record<string, number>>;
+}
+
+export interface RunOptions {
+  /** `key.path=value` overrides applied to a config file / object. */
+  sets?: string[];
+  /** Checkpoint to continue from (experiment folder, latest.json or a *_NNNNNN file). */
+  resume?: string;
+  /** Extra callbacks, after the default ones. */
+  callbacks?: Callback[];
+  /** Progress line, JSONL, TensorBoard, checkpoints, validation (default true). */
+  defaultCallbacks?: boolean;
+  /** Progress-line options, or false for none. */
+  console?: boolean | ConsoleOptions;
+  /** Stop cleanly on SIGINT/SIGTERM (the CLI turns this on). */
+  handleSignals?: boolean;
+  /** Batches from elsewhere (tests, notebooks); default: the configured TrainDataset loader. */
+  data?: BatchSource;
+  /** Builds the system; default by `config.model`. */
+  system?: (cfg: TrainConfig, log: Log) => TrainingSystem;
+  log?: Log;
+}
+
+/** The system a config asks for. */
+export function createSystem(cfg: TrainConfig, log: Log): TrainingSystem {
+  if (cfg.model === 'recurrent_flow_completion') {
+    const { FlowCompletionSystem } = require('./flowcomp_system') as typeof import('./flowcomp_system');
+    return new FlowCompletionSystem(cfg, log);
+  }
+  const { ProPainterSystem } = require('./propainter_system') as typeof import('./propainter_system');
+  return new ProPainterSystem(cfg, log);
+}
+
+export class Run {
+  iteration = 0;
+  readonly history: StepRecord[] = [];
+  readonly validations: ValidationRecord[] = [];
+  stopRequested = false;
+  lastSavedIteration = -1;
+  private started = false;
+  private ended = false;
+  private valSet: TestDataset | null | undefined;
+
+  private constructor(
+    /** The resolved config; edit it between steps (lr, loss weights, cadences). */
+    readonly config: TrainConfig,
+    readonly system: TrainingSystem,
+    readonly data: BatchSource,
+    readonly callbacks: Callback[],
+    readonly log: Log,
+  ) {}
+
+  /** Builds a run from a config file, a raw config object (either format) or a resolved config. */
+  static async create(config: string | Record<string, unknown> | TrainConfig | null, opts: RunOptions = {}): Promise<Run> {
+    const log = opts.log ?? ((l: string) => console.log(l));
+    const ckpt: CheckpointContents | null = opts.resume ? loadCheckpoint(opts.resume) : null;
+    const source = ckpt ? resolveCheckpoint(opts.resume!) : '';
+    let cfg: TrainConfig;
+    if (typeof config === 'string') cfg = loadConfig(config, opts.sets);
+    else if (config) cfg = resolveConfig(structuredClone(config) as Record<string, unknown>, { sets: opts.sets });
+    else if (ckpt) cfg = resolveConfig(ckpt.state.config as Record<string, unknown>, { sets: opts.sets, source });
+    else throw new Error('Run.create: give a config (file or object) or a checkpoint to resume');
+    const latest = path.join(cfg.save_dir, 'latest.json');
+    if (!ckpt && !opts.data && fs.existsSync(latest)) {
+      log(`${cfg.save_dir} already holds checkpoints (latest.json); starting from scratch — resume with --resume ${cfg.save_dir}`);
+    }
+    if (cfg.fp16) log('fp16: TF.js has no float16 training path on any backend; training in float32 (the setting is ignored)');
+    seedInit(cfg.seed); // from-scratch weights are a function of the seed
+    const system = (opts.system ?? createSystem)(cfg, log);
+    let data: BatchSource;
+    const start: DataPosition = (ckpt?.state.rng as { data?: DataPosition } | undefined)?.data ?? { epoch: 0, batch: 0 };
+    try {
+      if (ckpt) system.loadState(ckpt, source);
+      if (opts.data) data = opts.data;
+      else {
+        await ensureSynthSet(cfg, log);
+        data = loaderSource(cfg, start);
+      }
+    } catch (e) {
+      system.dispose();
+      throw e;
+    }
+    const cbs: Callback[] = [];
+    if (opts.defaultCallbacks ?? true) {
+      if (opts.console !== false) cbs.push(new ConsoleProgress(typeof opts.console === 'object' ? opts.console : {}));
+      cbs.push(new JsonlLogger(), new TensorBoardLogger(), new CheckpointEvery(), new ValidateEvery());
+    }
+    if (opts.handleSignals) cbs.push(new StopOnSignal());
+    cbs.push(...(opts.callbacks ?? []));
+    const run = new Run(cfg, system, data, cbs, log);
+    if (ckpt) {
+      run.iteration = ckpt.state.iteration;
+      run.lastSavedIteration = ckpt.state.iteration;
+      const states = (ckpt.state.extra?.callbacks ?? {}) as Record<string, unknown>;
+      for (const cb of cbs) if (cb.key && cb.loadState && states[cb.key] !== undefined) cb.loadState(states[cb.key]);
+    }
+    return run;
+  }
+
+  get backend(): string {
+    return tf.getBackend();
+  }
+
+  /** Runs `n` iterations (fewer if stop() is called); returns their records. */
+  async step(n = 1): Promise<StepRecord[]> {
+    await this.start();
+    const cfg = this.config;
+    const out: StepRecord[] = [];
+    for (let i = 0; i < n && !this.stopRequested; i++) {
+      const t0 = performance.now();
+      const it = this.iteration;
+      const lr = learningRate(scheduleFromConfig(cfg), it);
+      const lrD = learningRate(scheduleFromConfig(cfg, cfg.train.d_lr ?? cfg.train.lr), it);
+      const size = progressiveSize(cfg, it);
+      const epoch = this.data.position().epoch;
+      const batches = [];
+      for (let k = 0; k < cfg.grad_accum; k++) batches.push(batchTensorsAt(await this.data.next(), size));
+      const wantImages = cfg.train.image_freq > 0 && (it + 1) % cfg.train.image_freq === 0;
+      let res;
+      try {
+        res = this.system.trainStep(batches, { iteration: it, lr, lrD, wantImages });
+      } finally {
+        batches.forEach(disposeBatchTensors);
+      }
+      this.iteration = it + 1;
+      const seconds = (performance.now() - t0) / 1000;
+      const rec: StepRecord = { iteration: this.iteration, epoch, lr, lrD, seconds, itPerSec: 1 / seconds, size, scalars: res.scalars };
+      this.history.push(rec);
+      out.push(rec);
+      for (const cb of this.callbacks) await cb.onStepEnd?.(this, rec, res.images);
+    }
+    return out;
+  }
+
+  /** Trains until train.total_iter (or stop()); runs the end-of-training hooks. */
+  async train(): Promise<StopReason> {
+    let reason: StopReason = 'finished';
+    try {
+      while (this.iteration < this.config.train.total_iter && !this.stopRequested) await this.step(1);
+      if (this.stopRequested && this.iteration < this.config.train.total_iter) reason = 'interrupted';
+    } catch (e) {
+      await this.end('error');
+      throw e;
+    }
+    await this.end(reason);
+    return reason;
+  }
+
+  /** Asks the loop to stop after the current iteration. */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  /** PSNR / SSIM [/ LPIPS] (ProPainter, frame-weighted) or EPE (flow completion, flow-weighted) on datasets.val. */
+  async validate(): Promise<ValidationRecord> {
+    if (this.valSet === undefined) this.valSet = valDataset(this.config);
+    const ds = this.valSet;
+    if (!ds) throw new Error('datasets.val: no validation set configured');
+    const sums: Record<string, number> = {};
+    const perVideo: Record<string, Record<string, number>> = {};
+    let total = 0;
+    for (let i = 0; i < ds.length; i++) {
+      const s = await ds.getItem(i);
+      const { metrics: m, weight } = await this.system.validateSample(s);
+      perVideo[s.name] = m;
+      for (const [k, v] of Object.entries(m)) sums[k] = (sums[k] ?? 0) + v * weight;
+      total += weight;
+    }
+    const metrics = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / total]));
+    const rec: ValidationRecord = { iteration: this.iteration, metrics, perVideo };
+    this.validations.push(rec);
+    for (const cb of this.callbacks) await cb.onValidationEnd?.(this, rec);
+    return rec;
+  }
+
+  /** Writes a checkpoint of the current state into save_dir; returns its state file. */
+  async save(): Promise<string> {
+    const s = this.system.state();
+    const pos = this.data.position();
+    const callbacks: Record<string, unknown> = {};
+    for (const cb of this.callbacks) if (cb.key && cb.state) callbacks[cb.key] = cb.state();
+    const statePath = saveCheckpoint(this.config.save_dir, {
+      gen: s.gen,
+      dis: s.dis,
+      optimizers: s.optimizers,
+      state: { iteration: this.iteration, epoch: pos.epoch, rng: { data: pos, seed: this.config.seed }, config: this.config, extra: { model: this.config.model, callbacks } },
+    });
+    this.lastSavedIteration = this.iteration;
+    for (const cb of this.callbacks) await cb.onSave?.(this, statePath);
+    return statePath;
+  }
+
+  /** One logged scalar over the run's history ({x: iterations, y: values}) for plots. */
+  series(name: string): { x: number[]; y: number[] } {
+    const x: number[] = [];
+    const y: number[] = [];
+    for (const h of this.history) {
+      const v = name === 'lr' ? h.lr : name === 'it_per_s' ? h.itPerSec : h.scalars[name];
+      if (v !== undefined) {
+        x.push(h.iteration);
+        y.push(v);
+      }
+    }
+    return { x, y };
+  }
+
+  /** Ends the run (closing logs; no checkpoint) and releases every tensor and worker. */
+  async dispose(): Promise<void> {
+    await this.end('disposed');
+    await this.data.close();
+    this.system.dispose();
+  }
+
+  private async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    fs.mkdirSync(this.config.save_dir, { recursive: true });
+    writeJsonAtomic(path.join(this.config.save_dir, 'config.json'), this.config);
+    for (const cb of this.callbacks) await cb.onTrainStart?.(this);
+  }
+
+  private async end(reason: StopReason): Promise<void> {
+    if (!this.started || this.ended) return;
+    this.ended = true;
+    for (const cb of this.callbacks) await cb.onTrainEnd?.(this, reason);
+  }
+}
