@@ -3,21 +3,16 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
+import { pseudoRandom } from '../lib/nn/init';
 
 /** `../shared` beside the checkout (present for developers and CI). */
 export const SHARED = path.resolve(__dirname, '..', '..', 'shared');
 export const FIXTURES = path.join(SHARED, 'fixtures');
 export const hasShared = fs.existsSync(FIXTURES);
 
-/** Deterministic uniform values in [lo, hi) from a small LCG. */
+/** Deterministic uniform values in [lo, hi) (the library's LCG, so tests and benches share inputs). */
 export function seeded(n: number, seed = 1, lo = -1, hi = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + (s / 4294967296) * (hi - lo);
-  }
-  return out;
+  return pseudoRandom(n, seed, lo, hi);
 }
 
 export function randn(shape: number[], seed = 1, lo = -1, hi = 1): tf.Tensor {

@@ -4,6 +4,7 @@
  * with synthetic inputs (values do not change the cost; masks do, for the generator's sparse
  * attention, so a realistic moving hole is used).
  */
+import { pseudoRandom } from '../nn/init';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module } from '../nn/module';
 import { RAFT, RAFT_MIN_SIZE } from './raft';
@@ -62,17 +63,6 @@ export interface ZooEntry {
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic inputs
-
-/** Deterministic uniform values in [lo, hi) (LCG): the same inputs on every run. */
-export function pseudoRandom(n: number, seed = 1, lo = -1, hi = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + (s / 4294967296) * (hi - lo);
-  }
-  return out;
-}
 
 /**
  * A moving object hole [1, T, H, W, 1] (1 = hole): an ellipse of 0.4·H × 0.24·W (× `scale`)

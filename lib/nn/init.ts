@@ -54,3 +54,14 @@ export const ones = constant(1);
 export function defaultUniform(fanIn: number): Initializer {
   return uniform(fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0);
 }
+
+/** Deterministic uniform values in [lo, hi) (LCG): the same inputs on every run. */
+export function pseudoRandom(n: number, seed = 1, lo = -1, hi = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + (s / 4294967296) * (hi - lo);
+  }
+  return out;
+}
