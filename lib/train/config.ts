@@ -26,7 +26,7 @@ export interface DatasetConfig {
   fixed_masks: boolean;
   videos?: string[];
   /** Build a synthetic set (exact .flo flows) at `root` when it does not exist yet. */
-  synth?: { videos: number; frames: number; seed: number; objects?: number; max_speed: number };
+  synth?: { videos: number; frames: number; seed: number; objects?: number; max_speed: number; source?: string };
 }
 
 export interface ValConfig {
@@ -150,6 +150,7 @@ export const CONFIG_SCHEMA: Field = {
                 seed: int(0),
                 objects: { kind: 'number', integer: true, min: 0, optional: true },
                 max_speed: int(4, 1),
+                source: str(undefined, true),
               },
             },
           },

@@ -15,6 +15,7 @@ import type { Batch } from '../data/sample';
 import { BatchTensors, batchToTensors } from '../data/tensors';
 import type { TrainConfig } from './config';
 import type { Log } from './system';
+import { writeJsonAtomic } from '../io/atomic';
 
 export interface DataPosition {
   epoch: number;
@@ -28,16 +29,33 @@ export interface BatchSource {
   close(): Promise<void>;
 }
 
-/** Builds the synthetic set a config asks for (datasets.train.synth) when its root is absent. */
+/**
+ * Builds the synthetic set a config asks for (datasets.train.synth) at its root. The parameters
+ * are recorded in `<root>/synth.json` once the set is complete, so an interrupted build resumes
+ * and a root built with other parameters is an error rather than silently reused.
+ */
 export async function ensureSynthSet(cfg: TrainConfig, log: Log): Promise<void> {
   const d = cfg.datasets.train;
-  if (!d.synth || fs.existsSync(d.root)) return;
+  if (!d.synth) return;
+  const params = { ...d.synth, width: d.width, height: d.height };
+  const marker = path.join(d.root, 'synth.json');
+  if (fs.existsSync(marker)) {
+    const have = JSON.parse(fs.readFileSync(marker, 'utf8')) as Record<string, unknown>;
+    if (JSON.stringify(have) === JSON.stringify(params)) return;
+    throw new Error(
+      `datasets.train.synth: ${d.root} was built with ${JSON.stringify(have)}, the config asks for ${JSON.stringify(params)}; ` +
+        'delete that folder or point datasets.train.root elsewhere',
+    );
+  }
+  if (fs.existsSync(path.join(d.root, 'train.json'))) return; // a dataset that is not ours: use it as it is
   const { writeSynthDataset } = require('../data/prepare') as typeof import('../data/prepare');
-  log(`datasets.train.synth: writing ${d.synth.videos} synthetic video(s) of ${d.synth.frames} frames at ${d.width}×${d.height} to ${d.root}`);
+  const from = d.synth.source ? `, textured with the frames of ${d.synth.source}` : '';
+  log(`datasets.train.synth: writing ${d.synth.videos} synthetic video(s) of ${d.synth.frames} frames at ${d.width}×${d.height}${from} to ${d.root}`);
   await writeSynthDataset({
     out: d.root, videos: d.synth.videos, frames: d.synth.frames, width: d.width, height: d.height, seed: d.synth.seed,
-    format: 'png', floEncoding: 'float32', objects: d.synth.objects, maxSpeed: d.synth.max_speed,
+    format: 'png', floEncoding: 'float32', objects: d.synth.objects, maxSpeed: d.synth.max_speed, source: d.synth.source,
   });
+  writeJsonAtomic(marker, params);
 }
 
 /** The training set of a config (paths relative to the working directory). */

@@ -19,7 +19,7 @@ import { flowToColor } from '../viz/flow';
 import { frameGrid, RgbImage } from '../viz/image';
 import {
   Log, StepContext, StepResult, SystemState, TrainingSystem, accumulate, adamFor, clipRange, flattenTime, loadNetworkWeights,
-  namedGrads, optimizerStep, readScalar,
+  namedGrads, optimizerStep, readScalar, ValidationSample,
 } from './system';
 
 /** Frozen RAFT (eval mode, never on the tape) for ground-truth flows computed on the fly. */
@@ -109,32 +109,36 @@ export class FlowCompletionSystem implements TrainingSystem {
 
   /** Sample 0, flow index t = min(5, L−2): GT / masked GT / prediction, flows and edges. */
   private sampleImages(gt: tf.Tensor5D[], gtEdges: tf.Tensor5D[], masks: tf.Tensor5D, pred: tf.Tensor5D, predEdge?: tf.Tensor5D): Record<string, RgbImage> {
-    const [, n, h, w] = gt[0].shape;
-    const t = Math.min(5, n - 1);
-    const pick = (x: tf.Tensor5D, c: number) => tf.tidy(() => tf.reshape(tf.slice(x, [0, t, 0, 0, 0], [1, 1, h, w, c]), [h, w, c]).dataSync());
-    const m = pick(masks, 1);
-    const gtF = pick(gt[0], 2);
-    const radius = Math.max(1e-6, ...Array.from({ length: h * w }, (_, i) => Math.hypot(gtF[2 * i], gtF[2 * i + 1])));
+    const t = Math.min(5, gt[0].shape[1] - 1);
+    const out: Record<string, RgbImage> = { 'img/flow-f:gt-pred': this.flowStrip(gt[0], masks, pred, t) };
+    if (predEdge) {
+      const m = pickFrame(masks, t, 1);
+      const ge = pickFrame(gtEdges[0], t, 1);
+      const grey = (e: ArrayLike<number>) => ({ shape: [masks.shape[2], masks.shape[3], 1], data: Float32Array.from(e) });
+      const gm = Float32Array.from(ge, (v, i) => v * (1 - m[i]));
+      out['img/edge-f:gt-pred'] = frameGrid([grey(ge), grey(gm), grey(pickFrame(predEdge, t, 1))], { range: '0..1' });
+    }
+    return out;
+  }
+
+  /** Flow t of sample 0 (default the middle one): GT / GT with the hole blacked out / prediction, one colour scale. */
+  private flowStrip(gt: tf.Tensor5D, masks: tf.Tensor5D, pred: tf.Tensor5D, t = Math.floor(gt.shape[1] / 2)): RgbImage {
+    const [, , h, w] = gt.shape;
+    const m = pickFrame(masks, t, 1);
+    const gtF = pickFrame(gt, t, 2);
+    let radius = 1e-6;
+    for (let i = 0; i < h * w; i++) radius = Math.max(radius, Math.hypot(gtF[2 * i], gtF[2 * i + 1]));
     const color = (f: ArrayLike<number>) => flowToColor({ width: w, height: h, data: f }, { maxRadius: radius });
     const masked = color(gtF);
     for (let i = 0; i < h * w; i++) if (m[i] > 0.5) masked.data.fill(0, 3 * i, 3 * i + 3);
-    const grey = (e: ArrayLike<number>) => ({ shape: [h, w, 1], data: Float32Array.from(e) });
-    const out: Record<string, RgbImage> = {
-      'img/flow-f:gt-pred': frameGrid([color(gtF), masked, color(pick(pred, 2))], { range: '0..1' }),
-    };
-    if (predEdge) {
-      const ge = pick(gtEdges[0] as tf.Tensor5D, 1);
-      const gm = Float32Array.from(ge, (v, i) => v * (1 - m[i]));
-      out['img/edge-f:gt-pred'] = frameGrid([grey(ge), grey(gm), grey(pick(predEdge, 1))], { range: '0..1' });
-    }
-    return out;
+    return frameGrid([color(gtF), masked, color(pickFrame(pred, t, 2))], { range: '0..1' });
   }
 
   /**
    * EPE of the completed flows against the ground truth over whole frames, both directions
    * (scripts/evaluate_flow_completion.py), weighted by the number of flows.
    */
-  async validateSample(s: Sample): Promise<{ metrics: Record<string, number>; weight: number }> {
+  async validateSample(s: Sample, opts: { images?: boolean } = {}): Promise<ValidationSample> {
     const cfg = this.config;
     const frames = tf.tensor5d(s.frames, [1, s.T, s.H, s.W, 3]);
     const masks = tf.tensor5d(s.masks, [1, s.T, s.H, s.W, 1]);
@@ -147,8 +151,9 @@ export class FlowCompletionSystem implements TrainingSystem {
       const done = completeFlows(this.net, gt, masks);
       const e = (a: tf.Tensor, b: tf.Tensor) => epe(a.dataSync(), b.dataSync());
       const value = (e(done[0], gt[0]) + e(done[1], gt[1])) / 2;
+      const images = opts.images ? { [`val/${s.name}:flow-f:gt-masked-pred`]: this.flowStrip(gt[0], masks, done[0]) } : undefined;
       tf.dispose([...gt, ...done]);
-      return { metrics: { epe: value }, weight: s.T - 1 };
+      return { metrics: { epe: value }, weight: s.T - 1, images };
     } finally {
       this.net.train();
       tf.dispose([frames, masks, ...(flows.flowsF ? [flows.flowsF, flows.flowsB!] : [])]);
@@ -175,4 +180,10 @@ export class FlowCompletionSystem implements TrainingSystem {
     this.raft?.dispose();
     this.opt.dispose();
   }
+}
+
+/** Frame t of sample 0 of a [1, T, H, W, C] tensor, on the host. */
+function pickFrame(x: tf.Tensor5D, t: number, c: number): Float32Array {
+  const [, , h, w] = x.shape;
+  return tf.tidy(() => tf.slice(x, [0, t, 0, 0, 0], [1, 1, h, w, c]).dataSync() as Float32Array);
 }

@@ -25,8 +25,9 @@ import { CheckpointContents, loadCheckpoint, resolveCheckpoint, saveCheckpoint }
 import { BatchSource, DataPosition, batchTensorsAt, ensureSynthSet, loaderSource, progressiveSize, valDataset } from './data';
 import type { Log, TrainingSystem } from './system';
 import { disposeBatchTensors } from '../data/tensors';
+import type { RgbImage } from '../viz/image';
 import {
-  Callback, CheckpointEvery, ConsoleOptions, ConsoleProgress, JsonlLogger, StopOnSignal, StopReason, TensorBoardLogger, ValidateEvery,
+  Callback, CheckpointEvery, ConsoleOptions, ConsoleProgress, JsonlLogger, SampleImages, StopOnSignal, StopReason, TensorBoardLogger, ValidateEvery,
 } from './callbacks';
 
 export interface StepRecord {
@@ -131,7 +132,7 @@ export class Run {
     const cbs: Callback[] = [];
     if (opts.defaultCallbacks ?? true) {
       if (opts.console !== false) cbs.push(new ConsoleProgress(typeof opts.console === 'object' ? opts.console : {}));
-      cbs.push(new JsonlLogger(), new TensorBoardLogger(), new CheckpointEvery(), new ValidateEvery());
+      cbs.push(new JsonlLogger(), new TensorBoardLogger(), new SampleImages(), new CheckpointEvery(), new ValidateEvery());
     }
     if (opts.handleSignals) cbs.push(new StopOnSignal());
     cbs.push(...(opts.callbacks ?? []));
@@ -207,9 +208,12 @@ export class Run {
     const sums: Record<string, number> = {};
     const perVideo: Record<string, Record<string, number>> = {};
     let total = 0;
+    let images: Record<string, RgbImage> | undefined;
     for (let i = 0; i < ds.length; i++) {
       const s = await ds.getItem(i);
-      const { metrics: m, weight } = await this.system.validateSample(s);
+      // Sample images of the first held-out video only: enough to watch, cheap to log.
+      const { metrics: m, weight, images: im } = await this.system.validateSample(s, { images: i === 0 });
+      images ??= im;
       perVideo[s.name] = m;
       for (const [k, v] of Object.entries(m)) sums[k] = (sums[k] ?? 0) + v * weight;
       total += weight;
@@ -217,7 +221,7 @@ export class Run {
     const metrics = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / total]));
     const rec: ValidationRecord = { iteration: this.iteration, metrics, perVideo };
     this.validations.push(rec);
-    for (const cb of this.callbacks) await cb.onValidationEnd?.(this, rec);
+    for (const cb of this.callbacks) await cb.onValidationEnd?.(this, rec, images);
     return rec;
   }
 

@@ -19,11 +19,11 @@ import type { BatchTensors } from '../data/tensors';
 import type { Sample } from '../data/sample';
 import type { TrainConfig } from './config';
 import type { Adam } from './optim';
-import { frameGrid, RgbImage } from '../viz/image';
+import { comparisonGrid, frameGrid, maskOverlay, RgbImage } from '../viz/image';
 import { frozenRaft, groundTruthFlows } from './flowcomp_system';
 import {
   Log, StepContext, StepResult, SystemState, TrainingSystem, accumulate, adamFor, clipRange, flattenTime, loadNetworkWeights,
-  namedGrads, optimizerStep, readScalar,
+  namedGrads, optimizerStep, readScalar, ValidationSample,
 } from './system';
 
 const PERCEPTUAL_LAYERS: Record<string, number> = { conv3_4: 0.25, conv4_4: 0.25, conv5_4: 0.5 };
@@ -204,7 +204,7 @@ export class ProPainterSystem implements TrainingSystem {
    * propagation, generator; the output pasted into the hole as uint8 (truncated, as the official
    * scripts), then PSNR / SSIM per frame against the resized ground truth, and LPIPS if loaded.
    */
-  async validateSample(s: Sample): Promise<{ metrics: Record<string, number>; weight: number }> {
+  async validateSample(s: Sample, opts: { images?: boolean } = {}): Promise<ValidationSample> {
     const { T, H, W } = s;
     const frames = tf.tensor5d(s.frames, [1, T, H, W, 3]);
     const masks = tf.tensor5d(s.masks, [1, T, H, W, 1]);
@@ -224,6 +224,8 @@ export class ProPainterSystem implements TrainingSystem {
     let ps = 0;
     let ss = 0;
     let lp = 0;
+    const shown = opts.images ? [...new Set([0, Math.floor(T / 2), T - 1])] : [];
+    const rows: RgbImage[][] = [[], [], []];
     for (let t = 0; t < T; t++) {
       const comp = new Uint8Array(n);
       for (let i = 0; i < n; i++) {
@@ -231,6 +233,12 @@ export class ProPainterSystem implements TrainingSystem {
         comp[i] = hole ? Math.trunc(((predData[t * n + i] + 1) / 2) * 255) : gt[t * n + i];
       }
       const ref = gt.subarray(t * n, (t + 1) * n);
+      if (shown.includes(t)) {
+        const truth = { width: W, height: H, data: ref.slice() };
+        rows[0].push(maskOverlay(truth, s.masks.subarray(t * H * W, (t + 1) * H * W)));
+        rows[1].push({ width: W, height: H, data: comp });
+        rows[2].push(truth);
+      }
       const p1 = psnr(comp, ref);
       // A frame identical to the ground truth (PSNR = ∞) counts as 100 dB so the mean stays plottable.
       ps += Number.isFinite(p1) ? p1 : 100;
@@ -246,7 +254,8 @@ export class ProPainterSystem implements TrainingSystem {
     }
     const out: Record<string, number> = { psnr: ps / T, ssim: ss / T };
     if (this.lpips) out.lpips = lp / T;
-    return { metrics: out, weight: T };
+    const images = opts.images ? { [`val/${s.name}:masked-result-gt`]: comparisonGrid(rows) } : undefined;
+    return { metrics: out, weight: T, images };
   }
 
   state(): SystemState {

@@ -39,6 +39,13 @@ export interface SystemState {
 
 export type Log = (line: string) => void;
 
+export interface ValidationSample {
+  metrics: Record<string, number>;
+  weight: number;
+  /** With `images`: input / output / ground truth of a few frames (or flows). */
+  images?: Record<string, RgbImage>;
+}
+
 export interface TrainingSystem {
   /** One optimisation step over `grad_accum` micro-batches (each disposed by the caller). */
   trainStep(batches: BatchTensors[], ctx: StepContext): StepResult;
@@ -46,7 +53,7 @@ export interface TrainingSystem {
    * Metrics of one held-out video (eval mode, no gradients) and its weight in the average over
    * videos (frames for PSNR/SSIM, flows for EPE, as the official evaluation scripts average).
    */
-  validateSample(sample: Sample): Promise<{ metrics: Record<string, number>; weight: number }>;
+  validateSample(sample: Sample, opts?: { images?: boolean }): Promise<ValidationSample>;
   state(): SystemState;
   loadState(s: SystemState, source: string): void;
   /** The trained network (generator or flow-completion net). */

@@ -12,7 +12,8 @@ export interface Callback {
   onTrainStart?(run: Run): void | Promise<void>;
   /** After every iteration; `images` only on image_freq steps. */
   onStepEnd?(run: Run, rec: StepRecord, images?: Record<string, RgbImage>): void | Promise<void>;
-  onValidationEnd?(run: Run, rec: ValidationRecord): void | Promise<void>;
+  /** After validation; `images` shows the first held-out video (input / output / ground truth). */
+  onValidationEnd?(run: Run, rec: ValidationRecord, images?: Record<string, RgbImage>): void | Promise<void>;
   /** After a checkpoint was written (`statePath` = its state_NNNNNN.json). */
   onSave?(run: Run, statePath: string): void | Promise<void>;
   /** When training stops: finished, interrupted (signal / stop()) or an error. */

@@ -35,20 +35,22 @@ export class TensorBoardLogger implements Callback {
       this.sums = {};
       this.count = 0;
     }
-    if (images) {
-      const it = rec.iteration;
-      // PNG encoding is asynchronous (sharp); records are appended in order as they complete.
-      for (const [tag, img] of Object.entries(images)) {
-        this.pending = this.pending.then(async () => {
-          const png = await encodePng(img);
-          this.writer?.image(tag, png, img.height, img.width, it);
-        });
-      }
-    }
+    if (images) this.images(images, rec.iteration);
   }
 
-  onValidationEnd(_run: Run, rec: ValidationRecord): void {
+  onValidationEnd(_run: Run, rec: ValidationRecord, images?: Record<string, RgbImage>): void {
     for (const [k, v] of Object.entries(rec.metrics)) this.writer?.scalar(`val/${k}`, v, rec.iteration);
+    if (images) this.images(images, rec.iteration);
+  }
+
+  private images(images: Record<string, RgbImage>, it: number): void {
+    // PNG encoding is asynchronous (sharp); records are appended in order as they complete.
+    for (const [tag, img] of Object.entries(images)) {
+      this.pending = this.pending.then(async () => {
+        const png = await encodePng(img);
+        this.writer?.image(tag, png, img.height, img.width, it);
+      });
+    }
   }
 
   async onSave(): Promise<void> {
