@@ -17,3 +17,6 @@ export class UserError extends Error {
     this.name = 'UserError';
   }
 }
+
+/** Commander accumulator for repeatable options (`--set a=1 --set b=2`). */
+export const collect = (v: string, prev: string[]): string[] => [...prev, v];

@@ -3,10 +3,8 @@
  * set, train flow completion, train ProPainter, write the HTML report — minutes on a CPU.
  */
 import type { CliCommand } from '../command';
-import { UserError } from '../command';
+import { UserError, collect } from '../command';
 import type { BackendName } from '../../runtime';
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 const command: CliCommand = {
   name: 'pipeline',

@@ -4,10 +4,8 @@
  * the key path and exits non-zero; SIGINT/SIGTERM writes a final checkpoint and exits cleanly.
  */
 import type { CliCommand } from '../command';
-import { UserError } from '../command';
+import { UserError, collect } from '../command';
 import type { BackendName } from '../../runtime';
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 const command: CliCommand = {
   name: 'train',
