@@ -10,7 +10,7 @@ import * as path from 'path';
 import { writeFileAtomic } from '../io/atomic';
 import { escapeHtml } from '../viz/display';
 import { Figure, figureHtml, plotlyScriptTag } from '../viz/plotly';
-import { lineFigure } from '../viz/charts';
+import { lineFigure, withSmoothing } from '../viz/charts';
 import { SAMPLES_DIR } from '../train/callbacks/samples';
 import type { SampleEntry } from '../train/callbacks/samples';
 import { RunLog, scalarNames, scalarSeries, trainingSeconds, windowMean } from './run-log';
@@ -63,7 +63,9 @@ function lossFigures(run: RunLog): Figure[] {
   for (const [title, group] of groups) {
     if (group.length === 0) continue;
     const series = Object.fromEntries(group.map((n) => [n.replace(/^loss\//, ''), scalarSeries(run, n)]));
-    figs.push(belowLegend(lineFigure(series, { title: `${run.name}: ${title}`, xTitle: 'iteration', markers, height: 340 })));
+    const fig = lineFigure(series, { title: `${run.name}: ${title}`, xTitle: 'iteration', markers, height: 340 });
+    // Per-step losses jump with each clip and mask: long runs get a smoothed line beside the raw one.
+    figs.push(belowLegend(withSmoothing(fig, run.steps.length > 30 ? 0.9 : 0)));
   }
   const lr = { x: run.steps.map((s) => s.iteration), y: run.steps.map((s) => s.lr) };
   // A constant learning rate is a line in the summary table, not a plot.

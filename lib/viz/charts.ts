@@ -210,23 +210,28 @@ export class LiveCurves {
   figure(): Figure {
     const input: SeriesInput = {};
     for (const [name, s] of this.series) input[name] = s;
-    const fig = lineFigure(input, this.opts);
-    const alpha = this.opts.smoothing ?? 0;
-    if (alpha > 0) {
-      const smoothed = [...this.series.entries()].map(([name, s], i): Trace => ({
-        type: 'scatter',
-        mode: 'lines',
-        name: `${name} (EMA ${alpha})`,
-        x: s.x,
-        y: ema(s.y, alpha),
-        line: { color: PALETTE[i % PALETTE.length], width: 2.5 },
-      }));
-      for (const t of fig.data) (t as { opacity?: number }).opacity = 0.35;
-      fig.data.push(...smoothed);
-      (fig.layout as Record<string, unknown>).showlegend = true;
-    }
-    return fig;
+    return withSmoothing(lineFigure(input, this.opts), this.opts.smoothing ?? 0);
   }
+}
+
+/**
+ * Adds an EMA (weight `alpha`, 0 = off) next to each line trace of a figure, in the trace's
+ * colour, and fades the raw traces: noisy per-step losses stay readable.
+ */
+export function withSmoothing(fig: Figure, alpha: number): Figure {
+  if (!(alpha > 0)) return fig;
+  const smoothed = fig.data.map((t, i): Trace => ({
+    type: 'scatter',
+    mode: 'lines',
+    name: `${String(t.name)} (EMA ${alpha})`,
+    x: t.x,
+    y: ema(t.y as number[], alpha),
+    line: { color: (t.line as { color?: string } | undefined)?.color ?? PALETTE[i % PALETTE.length], width: 2.5 },
+  }));
+  for (const t of fig.data) (t as { opacity?: number }).opacity = 0.35;
+  fig.data.push(...smoothed);
+  (fig.layout as Record<string, unknown>).showlegend = true;
+  return fig;
 }
 
 /** Exponential moving average with bias correction (as TensorBoard's smoothing slider). */
