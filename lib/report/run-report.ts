@@ -23,6 +23,8 @@ export interface ReportOptions {
   generatedBy?: string;
 }
 
+const DEFAULT_TITLE = 'ProPainter-TS training report';
+
 const fmt = (v: number, digits = 4): string => {
   if (!Number.isFinite(v)) return '–';
   const a = Math.abs(v);
@@ -133,18 +135,23 @@ function pickSamples(run: RunLog): SampleEntry[] {
   return [...val.filter((s) => shownVal.has(s.iteration)), ...train.filter((s) => s.iteration === lastTrain)];
 }
 
+/** Scoped under the wrapper class, so the same markup can sit inside a notebook page. */
+const SCOPE = 'propainter-report';
 const CSS = `
-body{font:14px/1.45 Helvetica,Arial,sans-serif;color:#222;max-width:1100px;margin:24px auto;padding:0 16px}
-h1{font-size:22px;margin-bottom:4px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
-h3{font-size:15px;margin-top:20px}.meta{color:#666;font-size:12px}
-table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#f3f3f6}figure{display:inline-block;margin:6px;vertical-align:top}
-figure img{image-rendering:pixelated;max-width:100%}figcaption{font-size:12px;color:#555;text-align:center}
-ul.notes{color:#333;font-size:13px}.grid{display:grid;grid-template-columns:1fr 1fr;gap:8px}.grid>div{min-width:0}`;
+.${SCOPE}{font:14px/1.45 Helvetica,Arial,sans-serif;color:#222;max-width:1100px;margin:24px auto;padding:0 16px}
+.${SCOPE} h1{font-size:22px;margin-bottom:4px}.${SCOPE} h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.${SCOPE} h3{font-size:15px;margin-top:20px}.${SCOPE} .meta{color:#666;font-size:12px}
+.${SCOPE} table{border-collapse:collapse;margin:8px 0}.${SCOPE} td,.${SCOPE} th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+.${SCOPE} th{background:#f3f3f6}.${SCOPE} figure{display:inline-block;margin:6px;vertical-align:top}
+.${SCOPE} figure img{image-rendering:pixelated;max-width:100%}.${SCOPE} figcaption{font-size:12px;color:#555;text-align:center}
+.${SCOPE} ul.notes{color:#333;font-size:13px}.${SCOPE} .grid{display:grid;grid-template-columns:1fr 1fr;gap:8px}.${SCOPE} .grid>div{min-width:0}`;
 
-/** The report as one HTML string. */
-export function renderRunReport(runs: RunLog[], opts: ReportOptions = {}): string {
-  const title = opts.title ?? 'ProPainter-TS training report';
+/**
+ * The report without the page around it and without plotly.js, for a page that already loads
+ * plotly (a notebook after `setupPlotly`): `showHtml(runReportFragment(runs))`.
+ */
+export function runReportFragment(runs: RunLog[], opts: ReportOptions = {}): string {
+  const title = opts.title ?? DEFAULT_TITLE;
   const overview = table(
     ['run', 'model', 'iterations', 'time in steps', 'last losses', 'last validation'],
     runs.map((r) => {
@@ -177,11 +184,20 @@ export function renderRunReport(runs: RunLog[], opts: ReportOptions = {}): strin
   const notes = opts.notes?.length ? `<ul class="notes">${opts.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : '';
   const meta = `generated ${new Date().toISOString()} on ${escapeHtml(os.hostname())} (${os.cpus().length} CPUs, node ${process.version})${opts.generatedBy ? ` by <code>${escapeHtml(opts.generatedBy)}</code>` : ''}`;
   return (
-    `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${CSS}</style>` +
-    `${plotlyScriptTag()}</head><body><h1>${escapeHtml(title)}</h1><p class="meta">${meta}</p>${notes}` +
-    `<h2>Overview</h2>${overview}${sections.join('\n')}</body></html>\n`
+    `<div class="${SCOPE}"><style>${CSS}</style><h1>${escapeHtml(title)}</h1><p class="meta">${meta}</p>${notes}` +
+    `<h2>Overview</h2>${overview}${sections.join('\n')}</div>`
   );
 }
+
+/** The report as one self-contained HTML document (plotly.js and images inlined). */
+export function renderRunReport(runs: RunLog[], opts: ReportOptions = {}): string {
+  const title = escapeHtml(opts.title ?? DEFAULT_TITLE);
+  return (
+    `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>${plotlyScriptTag()}</head>` +
+    `<body>${runReportFragment(runs, opts)}</body></html>\n`
+  );
+}
+
 
 /** Writes the report atomically; returns its size in bytes. */
 export function writeRunReport(file: string, runs: RunLog[], opts: ReportOptions = {}): number {

@@ -109,8 +109,10 @@ export function loaderSource(cfg: TrainConfig, start: DataPosition): BatchSource
       const r = await it.next();
       if (r.done) throw new Error('training data ended unexpectedly');
       consumed++;
-      if (fixed) await applyFixedMasks(r.value, fixed);
-      return r.value;
+      // Cast: tslab compiles lib/ without strictNullChecks, where `r.done` does not narrow `r`.
+      const batch = r.value as Batch;
+      if (fixed) await applyFixedMasks(batch, fixed);
+      return batch;
     },
     position() {
       const j = loader.job(consumed);

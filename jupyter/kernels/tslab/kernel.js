@@ -53,4 +53,8 @@ const tslabDir = path.join(root, 'node_modules', 'tslab');
 const ts = require(require.resolve('@tslab/typescript-for-tslab', { paths: [tslabDir] }));
 ts.sys.watchDirectory = undefined;
 
+// tslab loads compiled modules with Node's plain require, which cannot load the ES-module files of
+// tfjs-core that lib/runtime imports (register_all_gradients, the chained ops): tsx's hook can.
+require(require.resolve('tsx/cjs', { paths: [root] }));
+
 require(path.join(tslabDir, 'dist', 'main.js')).main();

@@ -10,7 +10,7 @@ import type { Run, StepRecord, ValidationRecord } from '../loop';
 import type { LiveCurves, LiveCurvesOptions } from '../../viz/charts';
 
 export interface LivePlotOptions extends LiveCurvesOptions {
-  /** Scalars to draw (default: every `loss/*`). */
+  /** Scalars to draw (default: every `loss/*`); `lr` is the learning rate. */
   keys?: string[];
   /** Also draw validation metrics. */
   validation?: boolean;
@@ -31,7 +31,10 @@ export class LivePlot implements Callback {
     this.curves ??= this.make(this.opts.title ?? `${run.config.name}: losses`);
     const keys = this.opts.keys ?? Object.keys(rec.scalars).filter((k) => k.startsWith('loss/'));
     const values: Record<string, number> = {};
-    for (const k of keys) if (rec.scalars[k] !== undefined) values[k] = rec.scalars[k];
+    for (const k of keys) {
+      const v = k === 'lr' ? rec.lr : rec.scalars[k];
+      if (v !== undefined) values[k] = v;
+    }
     this.curves.push(rec.iteration, values);
   }
 
