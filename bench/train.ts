@@ -43,12 +43,13 @@ function batch(h: number, w: number, local: number, ref: number): BatchTensors {
 
 /**
  * Measured wasm heap of one step (this machine, wasm kernel pack on): flow completion 3.49 GiB at
- * 120×216 with 5 local frames; ProPainter 2.79 GiB at 64×64 with 2+1 frames, 3.45 GiB with 3+1.
- * Beyond that the step does not fit the 4 GiB wasm32 heap (and an exhausted heap is fatal), so on
- * wasm larger ProPainter steps are skipped with this estimate unless --force is given.
+ * 120×216 with 5 local frames; ProPainter (checkpointed generator) 1.29 GiB at 64×64 with 3+1
+ * frames, 2.06 GiB at 120×216 with 5+1 (≈ 1.2 GiB of weights, Adam state and segment overhead,
+ * the rest growing with pixels × frames). Steps estimated over 3.6 GiB would not fit the 4 GiB
+ * wasm32 heap (an exhausted heap is fatal), so on wasm they are skipped unless --force is given.
  */
 function estimateHeapGiB(kind: 'flowcomp' | 'propainter', h: number, w: number, frames: number): number {
-  return kind === 'propainter' ? 0.8 + ((3.45 - 0.8) * (h * w * frames)) / (64 * 64 * 4) : 0.3 + ((3.49 - 0.3) * (h * w * frames)) / (120 * 216 * 6);
+  return kind === 'propainter' ? 1.2 + ((2.06 - 1.2) * (h * w * frames)) / (120 * 216 * 6) : 0.3 + ((3.49 - 0.3) * (h * w * frames)) / (120 * 216 * 6);
 }
 
 async function benchOne(kind: 'flowcomp' | 'propainter', h: number, w: number, local: number, ref: number, reps: number, force: boolean): Promise<void> {

@@ -87,13 +87,8 @@ function polyphaseTransposedConv(
         parts.push(null); // no taps land on this phase: it stays zero
         continue;
       }
-      const [c2, c3] = [filt.shape[2], filt.shape[3]];
-      const g = s.run('StridedSlice', { x: filt }, {
-        begin: [a.a0, c.a0, 0, 0],
-        end: [a.a0 + sh * (a.taps - 1) + 1, c.a0 + sw * (c.taps - 1) + 1, c2, c3],
-        strides: [sh, sw, 1, 1],
-        beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
-      });
+      const taps = (a0: number, n: number, st: number) => Array.from({ length: n }, (_, i) => a0 + st * i);
+      const g = s.adopt(filterTaps(s.backend, filt, taps(a.a0, a.taps, sh), taps(c.a0, c.taps, sw)));
       const x = s.slice(dy, [0, a.cropStart, c.cropStart, 0], [b, oh - a.cropStart - a.cropEnd, ow - c.cropStart - c.cropEnd, -1]);
       parts.push(s.run(kernel, { x, filter: g }, {
         strides: [1, 1],
@@ -104,6 +99,36 @@ function polyphaseTransposedConv(
     }
   }
   return s.adopt(interleave(s.backend, parts, [b, outHW[0], outHW[1], cOut], strides, [qh, qw]));
+}
+
+/**
+ * out[i, j] = filt[rows[i], cols[j]] for a filter [KH, KW, ...]: spatial flips and strided tap
+ * subsets as block copies on the heap (the wasm Reverse and StridedSlice kernels take 15–60 ms on
+ * a 5×5×128×128 filter, which dominated small transposed convs).
+ */
+function filterTaps(backend: WasmBackend, filt: TI, rows: readonly number[], cols: readonly number[]): TI {
+  const [, kw, c2, c3] = filt.shape;
+  const blk = c2 * c3;
+  const out = backend.makeOutput([rows.length, cols.length, c2, c3], filt.dtype);
+  // Views after the allocation, which may have grown (and detached) the heap.
+  const src = backend.typedArrayFromHeap(filt);
+  const dst = backend.typedArrayFromHeap(out);
+  let o = 0;
+  for (const r of rows) {
+    for (const c of cols) {
+      const i = (r * kw + c) * blk;
+      dst.set(src.subarray(i, i + blk), o);
+      o += blk;
+    }
+  }
+  return out;
+}
+
+/** The filter flipped in both spatial axes. */
+function flipSpatial(s: Scope, filt: TI): TI {
+  const [kh, kw] = filt.shape;
+  const rev = (n: number) => Array.from({ length: n }, (_, i) => n - 1 - i);
+  return s.adopt(filterTaps(s.backend, filt, rev(kh), rev(kw)));
 }
 
 /**
@@ -237,7 +262,7 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TI 
   }
   const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad as Pad, dimRoundingMode);
   return scoped(backend, (s) => {
-    const wFlip = s.transpose(s.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
+    const wFlip = flipSpatial(s, s.transpose(filter, [0, 1, 3, 2]));
     return transposedConv(s, 'Conv2D', dy, wFlip, [info.inHeight, info.inWidth], [info.filterHeight, info.filterWidth],
       [info.strideHeight, info.strideWidth], [1, 1], [info.padInfo.top, info.padInfo.left]);
   });
@@ -333,7 +358,7 @@ export function depthwiseConv2dNativeBackpropInput({ inputs, backend, attrs }: K
   return scoped(backend, (s) => {
     // dx[.., ch] = Σ_q fullcorr(dy[.., ch·m + q], flip(w[.., ch, q])): a depthwise conv over the
     // C·m channels of dy, then a sum over the multiplier.
-    const wFlip = s.reshape(s.run('Reverse', { x: filter }, { dims: [0, 1] }), [kh, kw, c * m, 1]);
+    const wFlip = s.reshape(flipSpatial(s, filter), [kh, kw, c * m, 1]);
     const o = transposedConv(s, 'DepthwiseConv2dNative', dy, wFlip, [info.inHeight, info.inWidth],
       [info.effectiveFilterHeight, info.effectiveFilterWidth], [info.strideHeight, info.strideWidth],
       [info.dilationHeight, info.dilationWidth], [info.padInfo.top, info.padInfo.left]);

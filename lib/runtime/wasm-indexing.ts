@@ -1,15 +1,18 @@
 /**
- * Gather, segment-sum and slicing kernels for the wasm backend.
+ * Gather, segment-sum, slicing and copy kernels for the wasm backend.
  *
  * - GatherV2: the stock kernel moves ~100 MB/s and is wrong for batchDims ≥ 1; it is rewritten
  *   as the C++ GatherNd (9× faster on row gathers), with explicit (row, index) pairs when there
  *   are batch or outer dimensions.
  * - UnsortedSegmentSum (the gradient of every gather): missing on wasm; ScatterNd with [n, 1]
  *   indices sums duplicates, which is exactly a segment sum.
- * - Slice/SplitV: the stock Slice copies the whole input out of the heap first, then copies one
+ * - Slice/SplitV/Unpack: the stock Slice copies the whole input out of the heap first, then copies one
  *   `subarray` per innermost row (rank ≤ 4) or one element at a time through a TensorBuffer
  *   (rank 5+): seconds for a narrow innermost-axis slice. This version merges contiguous axes and
  *   copies straight between heap views, with a plain loop for short rows.
+ * - Identity / same-dtype Cast: the stock kernels copy the buffer. tfjs-core clones (Identity)
+ *   every tensor it saves for backprop, so on wasm each saved activation was held twice. Sharing
+ *   the buffer (as Reshape and the cpu backend do) is safe: no wasm kernel writes into its inputs.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type KernelArgs, type TI, type WasmBackend, scoped, size, stockKernel } from './wasm-util';
@@ -73,8 +76,8 @@ function copyBox(src: tf.TypedArray, shape: readonly number[], begin: readonly n
   }
 }
 
-function sliceInto(backend: WasmBackend, x: TI, begin: number[], sz: number[]): TI {
-  const out = backend.makeOutput(sz, x.dtype);
+function sliceInto(backend: WasmBackend, x: TI, begin: number[], sz: number[], outShape: number[] = sz): TI {
+  const out = backend.makeOutput(outShape, x.dtype);
   if (size(sz) === 0) return out;
   // Views are taken after the allocation, which may have grown (and detached) the heap.
   copyBox(backend.typedArrayFromHeap(x), x.shape, begin, sz, backend.typedArrayFromHeap(out));
@@ -100,6 +103,21 @@ export function splitV({ inputs, backend, attrs }: KernelArgs): TI[] {
     const o = sliceInto(backend, x, begin.slice(), sz);
     begin[axis] += n;
     return o;
+  });
+}
+
+/** Unpack (tf.unstack, and the gradient of every tf.stack): one heap copy per piece. */
+export function unpack({ inputs, backend, attrs }: KernelArgs): TI[] {
+  const { value } = inputs;
+  if (value.dtype === 'string') return stockKernel('Unpack')!({ inputs, backend, attrs }) as TI[];
+  const axis = tf.util.parseAxisParam(attrs.axis as number, value.shape)[0];
+  const outShape = value.shape.filter((_, i) => i !== axis);
+  const sz = value.shape.slice();
+  sz[axis] = 1;
+  const begin = new Array<number>(value.shape.length).fill(0);
+  return Array.from({ length: value.shape[axis] }, (_, i) => {
+    begin[axis] = i;
+    return sliceInto(backend, value, begin.slice(), sz, outShape);
   });
 }
 
@@ -166,4 +184,19 @@ export function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): TI {
     });
     return s.reshape(o, [numSegments, ...x.shape.slice(segmentIds.shape.length)]);
   });
+}
+
+/** Identity sharing the input buffer (refcounted, like Reshape). */
+export function identity({ inputs, backend, attrs }: KernelArgs): TI {
+  const { x } = inputs;
+  if (x.dtype === 'string') return stockKernel('Identity')!({ inputs, backend, attrs }) as TI;
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+}
+
+/** Cast: a shared buffer when the dtype does not change, else the stock conversion. */
+export function cast({ inputs, backend, attrs }: KernelArgs): TI {
+  const { x } = inputs;
+  if (x.dtype !== attrs.dtype) return stockKernel('Cast')!({ inputs, backend, attrs }) as TI;
+  return identity({ inputs, backend, attrs });
 }

@@ -17,11 +17,11 @@ import {
 } from './wasm-conv';
 import { conv3DBackpropFilterV2, conv3DBackpropInputV2 } from './wasm-conv3d';
 import { cpuFallback } from './wasm-fallback';
-import { gatherV2, slice, splitV, unsortedSegmentSum } from './wasm-indexing';
+import { cast, gatherV2, identity, slice, splitV, unpack, unsortedSegmentSum } from './wasm-indexing';
 import { batchMatMul, fusedMatMul } from './wasm-matmul';
 import { type KFn, packState } from './wasm-util';
 
-export type PackReason = 'missing' | 'wrong' | 'slow';
+export type PackReason = 'missing' | 'wrong' | 'slow' | 'memory';
 
 export interface PackKernel {
   name: string;
@@ -52,6 +52,12 @@ export const WASM_KERNEL_PACK: readonly PackKernel[] = [
     why: 'copies the whole input, then per-row subarrays (seconds on innermost-axis / rank-5 slices); merged-axis heap copy' },
   { name: 'SplitV', reason: 'slow', kernelFunc: splitV as unknown as KFn,
     why: 'built on the slow Slice; same merged-axis heap copy per piece' },
+  { name: 'Unpack', reason: 'slow', kernelFunc: unpack as unknown as KFn,
+    why: 'built on the stock Slice (~100× slower than SplitV; it is the gradient of tf.stack); same heap copy per piece' },
+  { name: 'Identity', reason: 'memory', kernelFunc: identity,
+    why: 'copies its input; tfjs clones every tensor saved for backprop, so saved activations were held twice; shares the buffer' },
+  { name: 'Cast', reason: 'memory', kernelFunc: cast,
+    why: 'copies even when the dtype is unchanged; shares the buffer then' },
   { name: 'Conv3DBackpropInputV2', reason: 'wrong', kernelFunc: conv3DBackpropInputV2,
     why: 'wrong in every configuration; per-temporal-tap Conv2DBackpropInput (XNNPACK) accumulated over frames' },
   { name: 'Conv3DBackpropFilterV2', reason: 'wrong', kernelFunc: conv3DBackpropFilterV2,

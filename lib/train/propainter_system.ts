@@ -162,17 +162,20 @@ export class ProPainterSystem implements TrainingSystem {
     if (this.dis && this.optD) {
       let gradsD: Map<string, tf.Tensor> | null = null;
       batches.forEach((b, i) => {
-        const parts: Record<string, tf.Scalar> = {};
-        const { value, grads } = namedGrads(() => {
-          const real = adversarialLoss(cfg.loss.gan_type, this.dis!.forward(b.frames as tf.Tensor5D), true, true);
-          const fake = adversarialLoss(cfg.loss.gan_type, this.dis!.forward(comps[i]), false, true);
-          parts['loss/dis_vid_real'] = tf.keep(real);
-          parts['loss/dis_vid_fake'] = tf.keep(fake);
-          return tf.mul(tf.add(real, fake), 0.5) as tf.Scalar;
-        }, this.dis!.namedParameters());
-        add('loss/dis_loss', readScalar(value));
-        for (const [k, t] of Object.entries(parts)) add(k, readScalar(t));
-        gradsD = accumulate(gradsD, grads);
+        // ½·(real + fake) differentiated one term at a time (same D calls in the same order, so the
+        // same spectral-norm updates): one discriminator tape alive at a time.
+        let total = 0;
+        for (const [key, input, isReal] of [['loss/dis_vid_real', b.frames, true], ['loss/dis_vid_fake', comps[i], false]] as const) {
+          let term: tf.Scalar | null = null;
+          const { value, grads } = namedGrads(() => {
+            term = tf.keep(adversarialLoss(cfg.loss.gan_type, this.dis!.forward(input as tf.Tensor5D), isReal, true));
+            return tf.mul(term, 0.5) as tf.Scalar;
+          }, this.dis!.namedParameters());
+          total += readScalar(value);
+          add(key, readScalar(term!));
+          gradsD = accumulate(gradsD, grads);
+        }
+        add('loss/dis_loss', total);
       });
       normD = optimizerStep(this.optD, gradsD!, ctx.lrD, batches.length, cfg.grad_clip);
     }

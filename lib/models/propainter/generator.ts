@@ -13,10 +13,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module';
 import { Conv2d, LeakyReLU, Sequential } from '../../nn/layers';
 import { Encoder } from './encoder';
-import { Deconv, flattenClip, framesRange, mapFrameChunks, pipe, splitFrames } from './layers';
+import { Deconv, checkpointFrameChunks, flattenClip, framesRange, pipe, splitFrames } from './layers';
 import { FeaturePropagation, WarpMode, imgPropagation } from './propagation';
 import { SoftComp, SoftSplit, TemporalSparseTransformerBlock } from './transformer';
 import { attentionWindowFlags } from './masks';
+import { tapeRecording } from '../../runtime/checkpoint';
 import { patchCount } from './t2t';
 
 export interface GeneratorOptions {
@@ -135,7 +136,12 @@ export class InpaintGenerator extends Module {
       const w = ww / 4;
       const ch = this.channel;
       const encIn = tf.concat([flattenClip(frames), flattenClip(masksIn), flattenClip(masksUpdated)], 3) as tf.Tensor4D;
-      const enc = this.encoder.forward(encIn);
+      // In training every stage is cut into checkpointed segments (recomputed in the backward;
+      // runtime/checkpoint.ts): the step's peak memory is the boundaries plus one segment.
+      // Per frame the encoder's backward holds ~ hh·ww·64 floats (sum over its layers).
+      const enc = tapeRecording()
+        ? checkpointFrameChunks(encIn, this.encoder, (x) => this.encoder.forward(x as tf.Tensor4D), hh * ww * 64)
+        : this.encoder.forward(encIn);
       debug?.('encoder', enc);
       const encClip = tf.reshape(enc, [b, t, h, w, ch]);
       const [local, ref] = lt < t ? (splitFrames(encClip, [lt, t - lt]) as tf.Tensor5D[]) : [encClip as tf.Tensor5D, null];
@@ -151,21 +157,21 @@ export class InpaintGenerator extends Module {
       const featsFlat = tf.reshape(feats, [b * t, h, w, ch]) as tf.Tensor4D;
       const fh = patchCount(h);
       const fw = patchCount(w);
-      const tokens4 = mapFrameChunks(featsFlat, (x) => this.ss.forward(x as tf.Tensor4D), fh * fw * this.hidden);
+      const tokens4 = checkpointFrameChunks(featsFlat, this.ss, (x) => this.ss.forward(x as tf.Tensor4D), fh * fw * this.hidden);
       const hid = this.hidden;
       const tokens = tf.reshape(tokens4, [b, t, fh, fw, hid]) as tf.Tensor5D;
       debug?.('ss', tokens);
       const trans = this.transformers.forward(tokens, h, w, flags, tDilation);
       debug?.('transformers', trans);
       // Soft composition per chunk of frames: its hidden patches are 49·128 wide per token.
-      const sc = mapFrameChunks(tf.reshape(trans, [b * t, fh, fw, hid]), (x) => this.sc.forward(x as tf.Tensor4D, h, w), fh * fw * 49 * ch);
+      const sc = checkpointFrameChunks(tf.reshape(trans, [b * t, fh, fw, hid]), this.sc, (x) => this.sc.forward(x as tf.Tensor4D, h, w), fh * fw * 49 * ch);
       debug?.('sc', sc);
       const fused = tf.add(featsFlat, sc);
       const n = this.training ? t : lt;
       const decIn = n === t ? fused : tf.reshape(framesRange(tf.reshape(fused, [b, t, h, w, ch]), 0, n), [b * n, h, w, ch]);
       const layers = this.decoder.items.map((m) => (x: tf.Tensor) => (m as unknown as { forward(x: tf.Tensor): tf.Tensor }).forward(x));
       // Full-resolution 64-channel activations dominate: chunk over frames, free each layer's input.
-      const dec = mapFrameChunks(decIn, (x) => pipe(x, layers), hh * ww * 64);
+      const dec = checkpointFrameChunks(decIn, this.decoder, (x) => pipe(x, layers), hh * ww * 64);
       debug?.('decoder', dec);
       return tf.reshape(tf.tanh(dec), [b, n, hh, ww, 3]) as tf.Tensor5D;
     });

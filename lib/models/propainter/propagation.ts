@@ -16,6 +16,7 @@ import { CONV2D } from '../../nn/layout';
 import { defaultUniform } from '../../nn/init';
 import { deformConv2d, fbConsistencyCheck, flowWarp } from '../../ops';
 import { unstackFrames } from './layers';
+import { checkpoint } from '../../runtime/checkpoint';
 import { ModuleDict } from '../../nn/layers';
 
 export type WarpMode = 'bilinear' | 'nearest';
@@ -167,18 +168,26 @@ export class FeaturePropagation extends Module {
         const refine = this.backbone.get(pass);
         const out: tf.Tensor4D[] = new Array(t);
         let prop: tf.Tensor4D | null = null;
+        const alignParams = align.parameters();
+        const refineParams = refine.parameters();
+        // Each step is a checkpointed segment in training (runtime/checkpoint.ts): the deformable
+        // alignment's sampling intermediates are the largest part of the propagation's memory.
+        const refineStep = (p: tf.Tensor, c: tf.Tensor, mm: tf.Tensor) => tf.tidy(() => tf.add(p, refine.forward(tf.concat([c, p, mm], 3))));
+        const alignStep = (p: tf.Tensor, c: tf.Tensor, fl: tf.Tensor, chk: tf.Tensor, mm: tf.Tensor) =>
+          tf.tidy(() => {
+            const ok = fbConsistencyCheck(fl as tf.Tensor4D, chk as tf.Tensor4D);
+            const warped = flowWarp(p as tf.Tensor4D, fl as tf.Tensor4D, { mode: interpolation });
+            const cond = tf.concat([c, warped, fl, ok, mm], 3) as tf.Tensor4D;
+            return refineStep(align.forward(p as tf.Tensor4D, cond, fl as tf.Tensor4D), c, mm);
+          });
         for (const idx of order) {
           if (prop === null) {
-            prop = cur[idx];
+            prop = checkpoint((c, mm) => refineStep(c, c, mm), [cur[idx], m[idx]], refineParams, { constants: [1] }) as tf.Tensor4D;
           } else {
             const fl = backward ? fwd[idx] : bwd[idx - 1];
             const chk = backward ? bwd[idx] : fwd[idx - 1];
-            const ok = fbConsistencyCheck(fl, chk);
-            const warped = flowWarp(prop, fl, { mode: interpolation });
-            const cond = tf.concat([cur[idx], warped, fl, ok, m[idx]], 3) as tf.Tensor4D;
-            prop = align.forward(prop, cond, fl);
+            prop = checkpoint(alignStep, [prop, cur[idx], fl, chk, m[idx]], [...alignParams, ...refineParams], { constants: [2, 3, 4] }) as tf.Tensor4D;
           }
-          prop = tf.add(prop, refine.forward(tf.concat([cur[idx], prop, m[idx]], 3))) as tf.Tensor4D;
           out[idx] = prop;
         }
         results[pass] = out;

@@ -20,6 +20,7 @@ import { viewPermuteLayout } from '../../nn/layout';
 import { defaultUniform } from '../../nn/init';
 import { conv2d } from '../../ops/conv';
 import { BlockPool, TapMajorLinear, mapFrameChunks, split, unstack0 } from './layers';
+import { checkpoint } from '../../runtime/checkpoint';
 import { PROPAINTER_T2T, T2TGeometry, foldCounts, foldPatches, patchCount, unfoldPatches } from './t2t';
 
 /** `ss.embedding`: nn.Linear(C·k·k → hidden) state, used as a k×k stride-s conv filter. */
@@ -380,17 +381,28 @@ export class TemporalSparseTransformer extends Module {
     this.mlp = this.registerModule('mlp', new FusionFeedForward(dim, 1960, geometry));
   }
 
-  /** x [B, T, fh, fw, C]; flags[b] per window; (h, w) the fold size. */
+  /**
+   * x [B, T, fh, fw, C]; flags[b] per window; (h, w) the fold size. In training the attention and
+   * the feed-forward halves are checkpointed segments (runtime/checkpoint.ts).
+   */
   forward(x: tf.Tensor5D, h: number, w: number, flags: boolean[][], tStart: number, tStep: number): tf.Tensor5D {
+    const [b, t, fh, fw, c] = x.shape;
+    const attend = (xa: tf.Tensor) =>
+      tf.tidy(() => {
+        const y = this.norm1.forward(xa) as tf.Tensor5D;
+        const clips = b === 1 ? [tf.reshape(y, [t, fh, fw, c])] : unstack0(y);
+        const att = clips.map((yi, i) => this.attention.forwardClip(yi as tf.Tensor4D, flags[i], tStart, tStep));
+        return tf.add(xa, tf.reshape(b === 1 ? att[0] : tf.stack(att, 0), [b, t, fh, fw, c]));
+      });
+    const feedForward = (x1: tf.Tensor) =>
+      tf.tidy(() => {
+        const z = this.norm2.forward(x1);
+        const m = this.mlp.forward(tf.reshape(z, [b * t, fh, fw, c]) as tf.Tensor4D, h, w);
+        return tf.add(x1, tf.reshape(m, [b, t, fh, fw, c]));
+      });
     return tf.tidy(() => {
-      const [b, t, fh, fw, c] = x.shape;
-      const y = this.norm1.forward(x) as tf.Tensor5D;
-      const clips = b === 1 ? [tf.reshape(y, [t, fh, fw, c])] : unstack0(y);
-      const att = clips.map((yi, i) => this.attention.forwardClip(yi as tf.Tensor4D, flags[i], tStart, tStep));
-      const x1 = tf.add(x, tf.reshape(b === 1 ? att[0] : tf.stack(att, 0), [b, t, fh, fw, c]));
-      const z = this.norm2.forward(x1);
-      const m = this.mlp.forward(tf.reshape(z, [b * t, fh, fw, c]) as tf.Tensor4D, h, w);
-      return tf.add(x1, tf.reshape(m, [b, t, fh, fw, c])) as tf.Tensor5D;
+      const x1 = checkpoint(attend, [x], [...this.norm1.parameters(), ...this.attention.parameters()]);
+      return checkpoint(feedForward, [x1], [...this.norm2.parameters(), ...this.mlp.parameters()]) as tf.Tensor5D;
     });
   }
 }

@@ -1,0 +1,105 @@
+/**
+ * Wasm kernel pack entries that avoid copies: Identity and same-dtype Cast share the input buffer
+ * (tfjs clones every tensor it saves for backprop), Unpack (the gradient of tf.stack) against cpu,
+ * and the transposed-conv filter taps (flips and strided sub-filters as heap block copies) on
+ * ProPainter's shapes against cpu.
+ */
+import { describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { useBackend } from '../../lib/runtime';
+import { assertClose, randn } from '../helpers';
+
+type Be = 'cpu' | 'wasm';
+const heapBytes = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
+
+/** Runs `f` on a backend and reads its outputs. */
+async function on(be: Be, f: () => tf.Tensor | tf.Tensor[]): Promise<Array<{ data: Float32Array | Int32Array; shape: number[] }>> {
+  await useBackend(be);
+  return tf.tidy(() => {
+    const out = f();
+    return (Array.isArray(out) ? out : [out]).map((t) => ({ data: t.dataSync() as Float32Array, shape: t.shape.slice() }));
+  });
+}
+
+async function vsCpu(what: string, f: () => tf.Tensor | tf.Tensor[]): Promise<void> {
+  const ref = await on('cpu', f);
+  const got = await on('wasm', f);
+  assert.equal(got.length, ref.length, `${what}: outputs`);
+  ref.forEach((r, i) => {
+    assert.deepEqual(got[i].shape, r.shape, `${what}: shape ${i}`);
+    assertClose(got[i].data, r.data, 1e-5, `${what} output ${i}`);
+  });
+}
+
+describe('buffer-sharing Identity and Cast on wasm', () => {
+  test('tf.clone shares the buffer, survives the original and costs no heap', async () => {
+    await useBackend('wasm');
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const ids = tf.engine().backend.numDataIds();
+    const c = tf.clone(x);
+    assert.equal(c.dataId, x.dataId, 'same buffer');
+    assert.equal(tf.engine().backend.numDataIds(), ids, 'no new buffer');
+    x.dispose();
+    assert.deepEqual(Array.from(c.dataSync()), [1, 2, 3, 4, 5, 6], 'readable after the original is gone');
+    c.dispose();
+    assert.equal(tf.engine().backend.numDataIds(), ids - 1, 'freed with the last reference');
+    // A large clone does not grow the heap.
+    const big = tf.zeros([64 * 2 ** 20 / 4]);
+    const heap = heapBytes();
+    const copies = Array.from({ length: 8 }, () => tf.clone(big));
+    assert.equal(heapBytes(), heap);
+    tf.dispose([big, ...copies]);
+  });
+
+  test('Cast to the same dtype shares, to another dtype converts', async () => {
+    await useBackend('wasm');
+    const x = tf.tensor1d([1.5, -2, 3]);
+    const same = tf.cast(x, 'float32');
+    assert.equal(same.dataId, x.dataId);
+    const i = tf.cast(x, 'int32');
+    assert.notEqual(i.dataId, x.dataId);
+    assert.deepEqual(Array.from(i.dataSync()), [1, -2, 3]);
+    const back = tf.cast(i, 'float32');
+    assert.deepEqual(Array.from(back.dataSync()), [1, -2, 3]);
+    tf.dispose([x, same, i, back]);
+  });
+
+  test('saved tensors on the tape share buffers: a backward pass matches cpu', async () => {
+    const f = () => {
+      const x = randn([3, 4], 3);
+      const w = randn([4, 5], 4);
+      return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.tanh(tf.matMul(tf.clone(a) as tf.Tensor2D, tf.cast(b, 'float32') as tf.Tensor2D))))([x, w]);
+    };
+    await vsCpu('grads through clone/cast', f);
+  });
+});
+
+describe('Unpack on wasm vs cpu', () => {
+  for (const [shape, axis] of [[[3, 4, 5], 0], [[3, 4, 5], 1], [[3, 4, 5], -1], [[2, 49, 40], 1], [[6], 0]] as Array<[number[], number]>) {
+    test(`unstack ${JSON.stringify(shape)} axis ${axis}`, async () => {
+      await vsCpu('unstack', () => tf.unstack(randn(shape, 9), axis));
+    });
+  }
+  test('int32 and the stack gradient', async () => {
+    await vsCpu('unstack int32', () => tf.unstack(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32'), 1));
+    await vsCpu('stack gradient', () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.stack([a, b], 1))))([randn([2, 3], 1), randn([2, 3], 2)]));
+  });
+});
+
+describe('Conv2DBackpropInput filter taps on ProPainter shapes vs cpu', () => {
+  const cases: Array<{ what: string; x: [number, number, number, number]; f: [number, number, number, number]; s: number; pad: number }> = [
+    { what: 'soft split 7×7 s3 p3', x: [2, 16, 16, 8], f: [7, 7, 8, 16], s: 3, pad: 3 },
+    { what: 'discriminator tap 5×5 s2, 1×1 dy', x: [2, 2, 2, 4], f: [5, 5, 4, 4], s: 2, pad: 2 },
+    { what: 'discriminator tap 5×5 s2, 4×4 dy', x: [2, 8, 8, 4], f: [5, 5, 4, 4], s: 2, pad: 2 },
+  ];
+  for (const c of cases) {
+    test(c.what, async () => {
+      await vsCpu(c.what, () => {
+        const info = tf.backend_util.computeConv2DInfo(c.x, c.f, c.s, 1, c.pad);
+        return tf.conv2dTranspose(randn(info.outShape, 21) as tf.Tensor4D, randn(c.f, 22) as tf.Tensor4D, c.x, c.s, c.pad);
+      });
+    });
+  }
+});
