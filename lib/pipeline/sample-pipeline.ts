@@ -88,7 +88,7 @@ export async function runSamplePipeline(opts: PipelineOptions = {}): Promise<Pip
     log(`\n== ${stage}`);
     const r = await f();
     seconds[stage] = (performance.now() - t0) / 1000;
-    notes.push(`${stage}: ${formatSeconds(seconds[stage])}`);
+    notes.push(`${stage}: ${r === 'skipped' ? 'skipped (already trained; its figures are from the earlier run)' : formatSeconds(seconds[stage])}`);
     return r;
   };
   const sample = opts.sample ?? DEFAULTS.sample;

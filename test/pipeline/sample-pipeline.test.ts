@@ -65,7 +65,7 @@ test('pipeline: validate, build the set, train both networks, report; a rerun sk
   const res2 = await runSamplePipeline({ ...opts, log: (l) => again.push(l) });
   assert.equal(res2.status, 'finished');
   assert.equal(again.filter((l) => l.includes('already trained')).length, 2, again.join('\n'));
-  assert.ok(fs.existsSync(report));
+  assert.ok(fs.readFileSync(report, 'utf8').includes('skipped (already trained'), 'the report says the runs were not retrained');
 });
 
 test('pipeline: a bad sample folder and a bad override are named', async () => {
