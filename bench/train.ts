@@ -42,18 +42,23 @@ function batch(h: number, w: number, local: number, ref: number): BatchTensors {
 }
 
 /**
- * Measured wasm heap of one step (this machine, wasm kernel pack on): flow completion 3.49 GiB at
- * 120×216 with 5 local frames; ProPainter (checkpointed generator) 1.29 GiB at 64×64 with 3+1
- * frames, 2.06 GiB at 120×216 with 5+1 (≈ 1.2 GiB of weights, Adam state and segment overhead,
- * the rest growing with pixels × frames). Steps estimated over 3.6 GiB would not fit the 4 GiB
- * wasm32 heap (an exhausted heap is fatal), so on wasm they are skipped unless --force is given.
+ * Measured wasm heap of one step (this machine, wasm kernel pack on): flow completion
+ * (checkpointed network; it uses the local frames only) 0.89 GiB at 120×216 with 5 local frames,
+ * 3.06 GiB at 240×432 with 5 (≈ 0.17 GiB fixed, the rest growing with pixels × local frames,
+ * mostly the loss's activations; 2.99 GiB at 120×216 before checkpointing); ProPainter
+ * (checkpointed generator) 1.29 GiB at 64×64 with 3+1 frames, 2.06 GiB at 120×216 with 5+1
+ * (≈ 1.2 GiB of weights, Adam state and segment overhead, the rest growing with pixels × frames).
+ * Steps estimated over 3.6 GiB would not fit the 4 GiB wasm32 heap (an exhausted heap is fatal),
+ * so on wasm they are skipped unless --force is given.
  */
-function estimateHeapGiB(kind: 'flowcomp' | 'propainter', h: number, w: number, frames: number): number {
-  return kind === 'propainter' ? 1.2 + ((2.06 - 1.2) * (h * w * frames)) / (120 * 216 * 6) : 0.3 + ((3.49 - 0.3) * (h * w * frames)) / (120 * 216 * 6);
+function estimateHeapGiB(kind: 'flowcomp' | 'propainter', h: number, w: number, local: number, ref: number): number {
+  return kind === 'propainter'
+    ? 1.2 + ((2.06 - 1.2) * (h * w * (local + ref))) / (120 * 216 * 6)
+    : 0.17 + ((0.89 - 0.17) * (h * w * local)) / (120 * 216 * 5);
 }
 
 async function benchOne(kind: 'flowcomp' | 'propainter', h: number, w: number, local: number, ref: number, reps: number, force: boolean): Promise<void> {
-  const est = estimateHeapGiB(kind, h, w, local + ref);
+  const est = estimateHeapGiB(kind, h, w, local, ref);
   if (tf.getBackend() === 'wasm' && est > 3.6 && !force) {
     console.log(
       `${kind} train step ${h}×${w}, ${local}+${ref} frames, batch 1: SKIPPED on wasm — needs ≈ ${est.toFixed(1)} GiB of heap ` +

@@ -37,6 +37,27 @@ export function tapeRecording(): boolean {
   return s.gradientDepth > 0 && s.kernelDepth === 0;
 }
 
+let disabled = 0;
+
+/**
+ * Runs `f` with checkpointing off: every checkpoint() inside is a plain fn(...inputs) call even on
+ * the tape (all intermediates kept, the ordinary TF.js backward). For tests comparing checkpointed
+ * gradients against plain ones; nests.
+ */
+export function withoutCheckpointing<T>(f: () => T): T {
+  disabled++;
+  try {
+    return f();
+  } finally {
+    disabled--;
+  }
+}
+
+/** True when checkpoint() would record a checkpointed segment: on the tape, not switched off. */
+export function checkpointing(): boolean {
+  return disabled === 0 && tapeRecording();
+}
+
 export interface CheckpointOptions {
   /** Indices of inputs that need no gradient (masks, flows): not differentiated, zero gradient. */
   constants?: readonly number[];
@@ -48,7 +69,7 @@ export function checkpoint<T extends tf.Tensor>(
   params: readonly tf.Variable[],
   opts: CheckpointOptions = {},
 ): T {
-  if (!tapeRecording()) return fn(...inputs);
+  if (!checkpointing()) return fn(...inputs);
   params = params.filter((p) => p.trainable);
   const n = inputs.length;
   const constants = new Set(opts.constants ?? []);

@@ -8,7 +8,44 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module';
 import { Conv2d, Conv3d, LeakyReLU, Sequential } from '../../nn/layers';
 import { interpolateBilinear } from '../../ops';
+import { checkpoint, checkpointing } from '../../runtime/checkpoint';
 import { BidirectionalPropagation } from './propagation';
+
+/**
+ * Training memory (runtime/checkpoint.ts): on the tape every stage runs as checkpointed segments —
+ * the encoder stages per pair of Sequential children over the whole clip (the P3D blocks mix
+ * frames), each recurrent propagation step inside one outer propagation segment (propagation.ts),
+ * and the decoder and the edge head per chunk of frames — so only segment boundaries stay alive
+ * until the backward, plus one segment's forward+backward at a time. Off the tape (inference,
+ * fixtures) the plain forward runs. 120×216, 5 frames, wasm: step heap 2.99 → ~0.9 GiB, time ×1.3–1.4.
+ */
+const DECODER_CHUNK_ELEMENTS = 2 * 2 ** 20;
+
+/** seq's children in checkpointed groups of `group` (e.g. a block and its activation). */
+function checkpointSequential(seq: Sequential, x: tf.Tensor, group = 2): tf.Tensor {
+  let y = x;
+  for (let i = 0; i < seq.length; i += group) {
+    const mods = seq.items.slice(i, i + group) as Array<Module & { forward(t: tf.Tensor): tf.Tensor }>;
+    const params = mods.flatMap((m) => m.parameters());
+    y = checkpoint((t) => mods.reduce((a, m) => m.forward(a), t), [y], params);
+  }
+  return y;
+}
+
+/** fn over matching chunks of the leading axis of `xs`, each chunk a checkpointed segment over params. */
+function checkpointChunks(xs: tf.Tensor[], fn: (...c: tf.Tensor[]) => tf.Tensor, params: tf.Variable[], elementsPerFrame: number): tf.Tensor {
+  const n = xs[0].shape[0]!;
+  const per = Math.max(1, Math.floor(DECODER_CHUNK_ELEMENTS / Math.max(1, elementsPerFrame)));
+  const outs: tf.Tensor[] = [];
+  for (let i = 0; i < n; i += per) {
+    const k = Math.min(per, n - i);
+    outs.push(tf.tidy(() => checkpoint(fn, xs.map((x) => (k === n ? x : tf.slice(x, i, k))), params)));
+  }
+  if (outs.length === 1) return outs[0];
+  const y = tf.concat(outs, 0);
+  tf.dispose(outs);
+  return y;
+}
 
 /** ×2 bilinear upsampling (align_corners=True) followed by a conv (`deconv` in the official code). */
 export class Deconv extends Module {
@@ -160,6 +197,7 @@ export class RecurrentFlowCompleteNet extends Module {
       throw new Error(`RecurrentFlowCompleteNet: masks [${masks.shape}] do not match flows [${maskedFlows.shape}] (expected [B, N, H, W, 1])`);
     }
     const training = this.training;
+    if (checkpointing()) return this.forwardCheckpointed(maskedFlows, masks, hook);
     const out = tf.tidy(() => {
       const inputs = tf.concat([maskedFlows, masks], 4) as tf.Tensor5D;
       const x = this.downsample.forward(inputs) as tf.Tensor5D;
@@ -183,6 +221,45 @@ export class RecurrentFlowCompleteNet extends Module {
       hook?.('upsample', flow);
       const res: tf.Tensor[] = [tf.reshape(flow, [b, n, h, w, 2])];
       if (training) res.push(tf.reshape(this.edgeDetector.forward(flow), [b, n, h, w, 1]));
+      return res;
+    });
+    return { flow: out[0] as tf.Tensor5D, edge: training ? (out[1] as tf.Tensor5D) : null };
+  }
+
+  /**
+   * forward() on the tape, as checkpointed segments (same result). Not wrapped in one outer segment
+   * per direction: that lowered the heap of a 120×216 step by only ~0.1 GiB (the loss dominates)
+   * for ~20% more time.
+   */
+  private forwardCheckpointed(maskedFlows: tf.Tensor5D, masks: tf.Tensor5D, hook?: FlowCompleteHook): FlowCompleteOutput {
+    const [b, n, h, w] = maskedFlows.shape;
+    const training = this.training;
+    const out = tf.tidy(() => {
+      const inputs = tf.concat([maskedFlows, masks], 4) as tf.Tensor5D;
+      const x = checkpointSequential(this.downsample, inputs);
+      hook?.('downsample', x);
+      const featE1 = checkpointSequential(this.encoder1, x) as tf.Tensor5D;
+      hook?.('encoder1', featE1);
+      const featE2 = checkpointSequential(this.encoder2, featE1);
+      hook?.('encoder2', featE2);
+      const featMid = checkpointSequential(this.mid_dilation, featE2) as tf.Tensor5D;
+      hook?.('mid_dilation', featMid);
+      const featProp = this.feat_prop_module.forward(featMid);
+      hook?.('feat_prop_module', featProp);
+      const [, , h8, w8, c8] = featProp.shape;
+      const [, , h4, w4, c4] = featE1.shape;
+      const decode = (p: tf.Tensor, e1: tf.Tensor) =>
+        this.upsample.forward(this.decoder1.forward(tf.add(this.decoder2.forward(p), e1)));
+      const decParams = [...this.decoder2.parameters(), ...this.decoder1.parameters(), ...this.upsample.parameters()];
+      const flow = checkpointChunks(
+        [tf.reshape(featProp, [b * n, h8, w8, c8]), tf.reshape(featE1, [b * n, h4, w4, c4])], decode, decParams, h * w * 32,
+      );
+      hook?.('upsample', flow);
+      const res: tf.Tensor[] = [tf.reshape(flow, [b, n, h, w, 2])];
+      if (training) {
+        const edge = checkpointChunks([flow], (f) => this.edgeDetector.forward(f), this.edgeDetector.parameters(), h * w * 16);
+        res.push(tf.reshape(edge, [b, n, h, w, 1]));
+      }
       return res;
     });
     return { flow: out[0] as tf.Tensor5D, edge: training ? (out[1] as tf.Tensor5D) : null };

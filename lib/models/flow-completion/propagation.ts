@@ -10,6 +10,7 @@ import { CONV2D } from '../../nn/layout';
 import { Conv2d, LeakyReLU, ModuleDict, Sequential } from '../../nn/layers';
 import { defaultUniform, zeros } from '../../nn/init';
 import { deformConv2d } from '../../ops';
+import { checkpoint, checkpointing } from '../../runtime/checkpoint';
 
 /**
  * Modulated deformable 3×3 conv (torchvision semantics) whose offsets and masks come from
@@ -99,6 +100,14 @@ export class BidirectionalPropagation extends Module {
   }
 
   forward(x: tf.Tensor5D): tf.Tensor5D {
+    // On the tape: each step and the fusion are checkpointed segments (runtime/checkpoint.ts), and
+    // the whole module one outer segment around them, so the per-step parameter gradients (kept by
+    // the engine until a backward ends) are released before the encoder's backward.
+    if (checkpointing()) return checkpoint((y) => this.propagate(y as tf.Tensor5D, true), [x], this.parameters());
+    return this.propagate(x, false);
+  }
+
+  private propagate(x: tf.Tensor5D, ckpt: boolean): tf.Tensor5D {
     return tf.tidy(() => {
       const [b, t, h, w, c] = x.shape;
       // Frames via a rank-3 view (rank-5 slices are slow on wasm).
@@ -110,20 +119,37 @@ export class BidirectionalPropagation extends Module {
         const order = name === 'backward_' ? spatial.map((_, i) => t - 1 - i) : spatial.map((_, i) => i);
         let prop = tf.zeros([b, h, w, this.channel]) as tf.Tensor4D;
         order.forEach((idx, i) => {
-          const cur = spatial[idx];
-          if (i > 0) {
-            const n2 = i > 1 ? out[out.length - 2] : (tf.zerosLike(prop) as tf.Tensor4D);
-            const cond = tf.concat([prop, cur, n2], 3) as tf.Tensor4D;
-            prop = this.deform_align.get(name).forward(tf.concat([prop, n2], 3) as tf.Tensor4D, cond);
-          }
-          const parts = name === 'forward_' ? [cur, feats['backward_'][idx], prop] : [cur, prop];
-          prop = tf.add(prop, this.backbone.get(name).forward(tf.concat(parts, 3))) as tf.Tensor4D;
+          const n2 = i === 0 ? null : i > 1 ? out[out.length - 2] : (tf.zerosLike(prop) as tf.Tensor4D);
+          const bf = name === 'forward_' ? feats['backward_'][idx] : null;
+          prop = this.step(name, prop, spatial[idx], n2, bf, ckpt);
           out.push(prop);
         });
         feats[name] = name === 'backward_' ? out.reverse() : out;
       }
-      const fused = spatial.map((_, i) => this.fusion.forward(tf.concat([feats['backward_'][i], feats['forward_'][i]], 3)));
-      return tf.add(tf.stack(fused, 1), x) as tf.Tensor5D;
+      const fuse = (...fs: tf.Tensor[]) =>
+        tf.add(tf.stack(fs.slice(1, t + 1).map((bw, i) => this.fusion.forward(tf.concat([bw, fs[1 + t + i]], 3))), 1), fs[0]) as tf.Tensor5D;
+      const all = [x, ...feats['backward_'], ...feats['forward_']];
+      return ckpt ? checkpoint(fuse, all, this.fusion.parameters()) : fuse(...all);
     });
+  }
+
+  /**
+   * One recurrent step of pass `name`: align [prop, n2] conditioned on [prop, cur, n2] (not at the
+   * first frame, n2 = null), then prop + backbone([cur, (backward feature,) prop]). With `ckpt`, a
+   * checkpointed segment (runtime/checkpoint.ts) over this pass's alignment and backbone.
+   */
+  private step(name: (typeof PASSES)[number], prop: tf.Tensor4D, cur: tf.Tensor4D, n2: tf.Tensor4D | null, bf: tf.Tensor4D | null, ckpt: boolean): tf.Tensor4D {
+    const align = this.deform_align.get(name);
+    const backbone = this.backbone.get(name);
+    const fn = (...xs: tf.Tensor[]): tf.Tensor4D => {
+      let [p, c] = xs as tf.Tensor4D[];
+      const m2 = n2 ? (xs[2] as tf.Tensor4D) : null;
+      const b = bf ? (xs[xs.length - 1] as tf.Tensor4D) : null;
+      if (m2) p = align.forward(tf.concat([p, m2], 3) as tf.Tensor4D, tf.concat([p, c, m2], 3) as tf.Tensor4D);
+      return tf.add(p, backbone.forward(tf.concat(b ? [c, b, p] : [c, p], 3))) as tf.Tensor4D;
+    };
+    const xs = [prop, cur, ...(n2 ? [n2] : []), ...(bf ? [bf] : [])];
+    if (!ckpt) return fn(...xs);
+    return checkpoint(fn, xs, [...(n2 ? align.parameters() : []), ...backbone.parameters()]);
   }
 }
