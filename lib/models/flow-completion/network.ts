@@ -9,17 +9,8 @@ import { Module } from '../../nn/module';
 import { Conv2d, Conv3d, LeakyReLU, Sequential } from '../../nn/layers';
 import { interpolateBilinear } from '../../ops';
 import { checkpoint, checkpointing } from '../../runtime/checkpoint';
+import { checkpointFrameChunks } from '../../nn/chunks';
 import { BidirectionalPropagation } from './propagation';
-
-/**
- * Training memory (runtime/checkpoint.ts): on the tape every stage runs as checkpointed segments —
- * the encoder stages per pair of Sequential children over the whole clip (the P3D blocks mix
- * frames), each recurrent propagation step inside one outer propagation segment (propagation.ts),
- * and the decoder and the edge head per chunk of frames — so only segment boundaries stay alive
- * until the backward, plus one segment's forward+backward at a time. Off the tape (inference,
- * fixtures) the plain forward runs. 120×216, 5 frames, wasm: step heap 2.99 → ~0.9 GiB, time ×1.3–1.4.
- */
-const DECODER_CHUNK_ELEMENTS = 2 * 2 ** 20;
 
 /** seq's children in checkpointed groups of `group` (e.g. a block and its activation). */
 function checkpointSequential(seq: Sequential, x: tf.Tensor, group = 2): tf.Tensor {
@@ -29,21 +20,6 @@ function checkpointSequential(seq: Sequential, x: tf.Tensor, group = 2): tf.Tens
     const params = mods.flatMap((m) => m.parameters());
     y = checkpoint((t) => mods.reduce((a, m) => m.forward(a), t), [y], params);
   }
-  return y;
-}
-
-/** fn over matching chunks of the leading axis of `xs`, each chunk a checkpointed segment over params. */
-function checkpointChunks(xs: tf.Tensor[], fn: (...c: tf.Tensor[]) => tf.Tensor, params: tf.Variable[], elementsPerFrame: number): tf.Tensor {
-  const n = xs[0].shape[0]!;
-  const per = Math.max(1, Math.floor(DECODER_CHUNK_ELEMENTS / Math.max(1, elementsPerFrame)));
-  const outs: tf.Tensor[] = [];
-  for (let i = 0; i < n; i += per) {
-    const k = Math.min(per, n - i);
-    outs.push(tf.tidy(() => checkpoint(fn, xs.map((x) => (k === n ? x : tf.slice(x, i, k))), params)));
-  }
-  if (outs.length === 1) return outs[0];
-  const y = tf.concat(outs, 0);
-  tf.dispose(outs);
   return y;
 }
 
@@ -227,9 +203,13 @@ export class RecurrentFlowCompleteNet extends Module {
   }
 
   /**
-   * forward() on the tape, as checkpointed segments (same result). Not wrapped in one outer segment
-   * per direction: that lowered the heap of a 120×216 step by only ~0.1 GiB (the loss dominates)
-   * for ~20% more time.
+   * forward() on the tape, as checkpointed segments (same result): the encoder stages per pair of
+   * Sequential children over the whole clip (the P3D blocks mix frames), each recurrent
+   * propagation step inside one outer propagation segment (propagation.ts), and the decoder and
+   * the edge head per chunk of frames — so only segment boundaries stay alive until the backward,
+   * plus one segment's forward+backward at a time. 120×216, 5 frames, wasm: step heap
+   * 2.99 → ~0.9 GiB, time ×1.3–1.4. Not wrapped in one outer segment per direction: that lowered
+   * the heap of a 120×216 step by only ~0.1 GiB (the loss dominates) for ~20% more time.
    */
   private forwardCheckpointed(maskedFlows: tf.Tensor5D, masks: tf.Tensor5D, hook?: FlowCompleteHook): FlowCompleteOutput {
     const [b, n, h, w] = maskedFlows.shape;
@@ -250,14 +230,13 @@ export class RecurrentFlowCompleteNet extends Module {
       const [, , h4, w4, c4] = featE1.shape;
       const decode = (p: tf.Tensor, e1: tf.Tensor) =>
         this.upsample.forward(this.decoder1.forward(tf.add(this.decoder2.forward(p), e1)));
-      const decParams = [...this.decoder2.parameters(), ...this.decoder1.parameters(), ...this.upsample.parameters()];
-      const flow = checkpointChunks(
-        [tf.reshape(featProp, [b * n, h8, w8, c8]), tf.reshape(featE1, [b * n, h4, w4, c4])], decode, decParams, h * w * 32,
+      const flow = checkpointFrameChunks(
+        [tf.reshape(featProp, [b * n, h8, w8, c8]), tf.reshape(featE1, [b * n, h4, w4, c4])], [this.decoder2, this.decoder1, this.upsample], decode, h * w * 32,
       );
       hook?.('upsample', flow);
       const res: tf.Tensor[] = [tf.reshape(flow, [b, n, h, w, 2])];
       if (training) {
-        const edge = checkpointChunks([flow], (f) => this.edgeDetector.forward(f), this.edgeDetector.parameters(), h * w * 16);
+        const edge = checkpointFrameChunks(flow, this.edgeDetector, (f) => this.edgeDetector.forward(f), h * w * 16);
         res.push(tf.reshape(edge, [b, n, h, w, 1]));
       }
       return res;

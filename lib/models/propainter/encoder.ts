@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module';
 import { Conv2d, LeakyReLU, ModuleList } from '../../nn/layers';
 import { conv2d } from '../../ops/conv';
-import { mapFrameChunks, pipe, split } from './layers';
+import { pipe, split } from './layers';
+import { mapFrameChunks } from '../../nn/chunks';
 
 const GROUPS: Record<number, number> = { 10: 2, 12: 4, 14: 8, 16: 1 };
 

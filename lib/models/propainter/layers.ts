@@ -9,7 +9,6 @@ import { DEPTHWISE2D, ParamLayout } from '../../nn/layout';
 import { Conv2d } from '../../nn/layers';
 import { defaultUniform } from '../../nn/init';
 import { interpolateBilinear } from '../../ops';
-import { checkpoint, tapeRecording } from '../../runtime/checkpoint';
 
 /**
  * Layout of a Linear weight whose OUTPUT features are PyTorch-ordered `c·K + k` (c < C, k < K)
@@ -200,44 +199,4 @@ export function pipe(x: tf.Tensor, steps: Array<(t: tf.Tensor) => tf.Tensor>): t
     cur = next;
   }
   return cur === x ? tf.clone(x) : cur;
-}
-
-/**
- * Working-set budget (float elements) of one chunk of frames: per-frame stages (encoder, soft
- * composition, decoder) process as many whole frames at a time as keep their largest
- * activation within it (≈ 64 MB), which bounds their peak memory at any clip length.
- */
-export const CHUNK_ELEMENTS = 16 * 2 ** 20;
-
-/**
- * Maps `fn` over chunks of the leading (frame) axis of x, with at most `budget` (default
- * CHUNK_ELEMENTS) / `elementsPerFrame` frames per chunk, concatenating the results; each chunk runs in its own tidy.
- */
-export function mapFrameChunks(x: tf.Tensor, fn: (chunk: tf.Tensor) => tf.Tensor, elementsPerFrame: number, budget = CHUNK_ELEMENTS): tf.Tensor {
-  const n = x.shape[0]!;
-  const per = Math.max(1, Math.floor(budget / Math.max(1, elementsPerFrame)));
-  if (n <= per) return tf.tidy(() => fn(x));
-  const sizes: number[] = [];
-  for (let i = 0; i < n; i += per) sizes.push(Math.min(per, n - i));
-  const parts = tf.split(x, sizes, 0);
-  const outs = parts.map((p) => {
-    const y = tf.tidy(() => fn(p));
-    p.dispose();
-    return y;
-  });
-  const y = tf.concat(outs, 0);
-  outs.forEach((o) => o.dispose());
-  return y;
-}
-
-/**
- * mapFrameChunks for training: each chunk is a checkpointed segment (runtime/checkpoint.ts) over
- * `module`'s parameters, so its intermediates are recomputed in the backward instead of kept.
- * `fn` must read no tensors but its argument and the module's own.
- */
-export function checkpointFrameChunks(x: tf.Tensor, module: Module, fn: (chunk: tf.Tensor) => tf.Tensor, elementsPerFrame: number): tf.Tensor {
-  if (!tapeRecording()) return mapFrameChunks(x, fn, elementsPerFrame);
-  const params = module.parameters();
-  // A segment's backward holds several times its activations: smaller chunks than inference.
-  return mapFrameChunks(x, (c) => checkpoint(fn, [c], params), elementsPerFrame, CHUNK_ELEMENTS / 8);
 }

@@ -19,7 +19,8 @@ import { Conv2d, GELU, LayerNorm, Linear, ModuleList, gelu } from '../../nn/laye
 import { viewPermuteLayout } from '../../nn/layout';
 import { defaultUniform } from '../../nn/init';
 import { conv2d } from '../../ops/conv';
-import { BlockPool, TapMajorLinear, mapFrameChunks, split, unstack0 } from './layers';
+import { BlockPool, TapMajorLinear, split, unstack0 } from './layers';
+import { mapFrameChunks } from '../../nn/chunks';
 import { checkpoint } from '../../runtime/checkpoint';
 import { PROPAINTER_T2T, T2TGeometry, foldCounts, foldPatches, patchCount, unfoldPatches } from './t2t';
 
