@@ -14,6 +14,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadConfig, TrainConfig } from '../train/config';
 import { ensureSynthSet } from '../train/data';
+import { latestIteration } from '../train/checkpoint';
 import type { Log } from '../train/system';
 import { readRunLog, writeRunReport, formatSeconds } from '../report';
 
@@ -52,19 +53,10 @@ export const DEFAULTS = {
   report: 'reports/sample-pipeline.html',
 };
 
-function latestIteration(saveDir: string): number {
-  const f = path.join(saveDir, 'latest.json');
-  if (!fs.existsSync(f)) return -1;
-  try {
-    return Number((JSON.parse(fs.readFileSync(f, 'utf8')) as { iteration: number }).iteration);
-  } catch (e) {
-    throw new Error(`${f}: unreadable (${(e as Error).message}); delete it or run with --fresh`);
-  }
-}
-
 /** Trains one config to its total_iter, resuming or skipping what its folder already holds. */
 async function trainStage(cfg: TrainConfig, opts: PipelineOptions, log: Log): Promise<'finished' | 'interrupted' | 'skipped'> {
-  const done = latestIteration(cfg.save_dir);
+  const latest = path.join(cfg.save_dir, 'latest.json');
+  const done = fs.existsSync(latest) ? latestIteration(latest) : -1;
   if (done >= cfg.train.total_iter) {
     log(`${cfg.name}: already trained to iteration ${done} in ${cfg.save_dir} (skipped; --fresh retrains)`);
     return 'skipped';

@@ -48,6 +48,18 @@ export function saveCheckpoint(dir: string, c: CheckpointContents): string {
   return statePath;
 }
 
+/** The iteration a latest.json points at; an unreadable file is an error naming it. */
+export function latestIteration(file: string): number {
+  let it: unknown;
+  try {
+    it = (JSON.parse(fs.readFileSync(file, 'utf8')) as { iteration?: unknown }).iteration;
+  } catch (e) {
+    throw new Error(`${file}: unreadable (${(e as Error).message})`);
+  }
+  if (!Number.isInteger(it) || (it as number) < 0) throw new Error(`${file}: no valid "iteration"`);
+  return it as number;
+}
+
 /**
  * Resolves `--resume` (an experiment folder, its latest.json, or a state_NNNNNN.json / any
  * NNNNNN-tagged checkpoint file) to the state file of a complete checkpoint.
@@ -59,10 +71,10 @@ export function resolveCheckpoint(target: string): string {
   if (fs.statSync(target).isDirectory()) {
     const latest = path.join(target, 'latest.json');
     if (!fs.existsSync(latest)) throw new Error(`${target}: no latest.json (no complete checkpoint in this folder)`);
-    tag = pad6(JSON.parse(fs.readFileSync(latest, 'utf8')).iteration);
+    tag = pad6(latestIteration(latest));
   } else {
     dir = path.dirname(target);
-    if (path.basename(target) === 'latest.json') tag = pad6(JSON.parse(fs.readFileSync(target, 'utf8')).iteration);
+    if (path.basename(target) === 'latest.json') tag = pad6(latestIteration(target));
     else {
       const m = /_(\d{6,})\.(safetensors|json)$/.exec(path.basename(target));
       if (!m) throw new Error(`${target}: not a checkpoint file (expected gen_/dis_/opt_/state_NNNNNN)`);

@@ -18,7 +18,7 @@ import { checkpointFrameChunks } from '../../nn/chunks';
 import { FeaturePropagation, WarpMode, imgPropagation } from './propagation';
 import { SoftComp, SoftSplit, TemporalSparseTransformerBlock } from './transformer';
 import { attentionWindowFlags } from './masks';
-import { tapeRecording } from '../../runtime/checkpoint';
+import { checkpointing } from '../../runtime/checkpoint';
 import { patchCount } from './t2t';
 
 export interface GeneratorOptions {
@@ -140,7 +140,7 @@ export class InpaintGenerator extends Module {
       // In training every stage is cut into checkpointed segments (recomputed in the backward;
       // runtime/checkpoint.ts): the step's peak memory is the boundaries plus one segment.
       // Per frame the encoder's backward holds ~ hh·ww·64 floats (sum over its layers).
-      const enc = tapeRecording()
+      const enc = checkpointing()
         ? checkpointFrameChunks(encIn, this.encoder, (x) => this.encoder.forward(x as tf.Tensor4D), hh * ww * 64)
         : this.encoder.forward(encIn);
       debug?.('encoder', enc);
