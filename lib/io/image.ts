@@ -74,15 +74,25 @@ export async function readImage(file: string, channels: 1 | 3 = 3): Promise<Imag
     }
     return { width, height, channels: 3, data: out };
   }
+  if (c >= 3) return greyOf(src, c, width, height);
   const out = new Uint8Array(n);
-  if (c >= 3) {
-    for (let i = 0; i < n; i++) {
-      out[i] = (19595 * src[c * i] + 38470 * src[c * i + 1] + 7471 * src[c * i + 2] + 0x8000) >> 16;
-    }
-  } else {
-    for (let i = 0; i < n; i++) out[i] = src[c * i];
+  for (let i = 0; i < n; i++) out[i] = src[c * i];
+  return { width, height, channels: 1, data: out };
+}
+
+/** Grey (PIL 'L' formula) of interleaved pixels with `c` ≥ 3 channels, RGB first. */
+function greyOf(src: Uint8Array, c: number, width: number, height: number): Image8 {
+  const n = width * height;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = (19595 * src[c * i] + 38470 * src[c * i + 1] + 7471 * src[c * i + 2] + 0x8000) >> 16;
   }
   return { width, height, channels: 1, data: out };
+}
+
+/** An image as grey (PIL convert('L')): grey images are returned as they are. */
+export function toGrey(img: Image8): Image8 {
+  return img.channels >= 3 ? greyOf(img.data, img.channels, img.width, img.height) : img;
 }
 
 export const readRgb = (file: string): Promise<Image8> => readImage(file, 3);

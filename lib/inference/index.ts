@@ -1,0 +1,29 @@
+/**
+ * Inference: the official `inference_propainter.py` as composable stages (spec §13), with the
+ * evaluation script's variants as options (spec §12.1).
+ *
+ * - `inpaintVideo(frames, masks, options, onProgress)` — the whole pipeline, streaming by default.
+ * - Plans (`./plan`): RAFT chunks, padded sub-videos, sliding windows and reference selection.
+ * - Frames (`./frames`): sizes, mask preparation, outpainting canvas, compositing and blending.
+ * - Models (`./models`): the three networks from a weights folder or with det-init weights.
+ * - Output (`./output`): a finished frame resized as the script writes it.
+ * - Memory (`./memory`): the wasm-heap estimate of a request, refused up front when it cannot fit.
+ */
+export { inpaintVideo, STAGES } from './pipeline';
+export type {
+  FlowProvider, FrameInput, FrameStream, InpaintMode, InpaintModels, InpaintOptions, InpaintResult, InpaintedFrame, MaskInput,
+  ProgressEvent, StageName,
+} from './pipeline';
+export {
+  EVALUATION_RAFT_CHUNK, FLOW_COMPLETION_PAD, PROPAGATION_PAD, inferenceRefNum, paddedSegments, propagationChunkLength, raftChunks,
+  raftClipLengthForWidth, referenceIds, slidingWindows,
+} from './plan';
+export type { RaftChunk, Segment, Window } from './plan';
+export {
+  blendInto, compositeFrame, inferenceSizes, outpaintCanvas, outpaintMasks, placeOnCanvas, prepareMask, tintMasked, toProcessSize,
+} from './frames';
+export type { BlendMode, FrameMasks, OutpaintCanvas, Size, SizeOptions } from './frames';
+export { OFFICIAL_WEIGHT_FILES, detInitModels, disposeModels, loadInferenceModels, weightFile } from './models';
+export type { NetworkName } from './models';
+export { outputImages } from './output';
+export type { OutputImages } from './output';
