@@ -9,7 +9,7 @@
  * - Output (`./output`): a finished frame resized as the script writes it.
  * - Memory (`./memory`): the wasm-heap estimate of a request, refused up front when it cannot fit.
  */
-export { inpaintVideo, STAGES } from './pipeline';
+export { InputError, inpaintVideo, STAGES } from './pipeline';
 export type {
   FlowProvider, FrameInput, FrameStream, InpaintMode, InpaintModels, InpaintOptions, InpaintResult, InpaintedFrame, MaskInput,
   ProgressEvent, StageName,
@@ -26,4 +26,10 @@ export type { BlendMode, FrameMasks, OutpaintCanvas, Size, SizeOptions } from '.
 export { OFFICIAL_WEIGHT_FILES, detInitModels, disposeModels, loadInferenceModels, weightFile } from './models';
 export type { NetworkName } from './models';
 export { outputImages } from './output';
+export { OFFICIAL_DEFAULTS, openInputs, runInpaintJob } from './job';
+export type { InpaintJob, JobResult, OpenedInputs, OutputSink } from './job';
+export { addInpaintOptions, jobFromOptions, parseInpaintArgs } from './args';
+export type { InpaintCliOptions } from './args';
+export { estimateInpaintHeap } from './memory';
+export type { HeapEstimate } from './memory';
 export type { OutputImages } from './output';

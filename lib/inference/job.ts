@@ -9,7 +9,7 @@ import * as path from 'path';
 import { isImageFile, isVideoFile, readGrey, readRgb, imageSize, type Image8 } from '../io/image';
 import { probeVideo, videoFrames } from '../io/video';
 import { listFrames } from '../data/layout';
-import { inpaintVideo, type FrameStream, type InpaintMode, type InpaintModels, type InpaintResult, type MaskInput, type ProgressEvent } from './pipeline';
+import { InputError, inpaintVideo, type FrameStream, type InpaintMode, type InpaintModels, type InpaintResult, type MaskInput, type ProgressEvent } from './pipeline';
 import { outputImages, type OutputImages } from './output';
 import type { Size } from './frames';
 
@@ -56,12 +56,30 @@ export interface OpenedInputs {
   inputSize: Size;
 }
 
-async function* readFrames(dir: string, names: string[]): AsyncGenerator<Image8> {
-  for (const n of names) yield await readRgb(path.join(dir, n));
+/** Reads files in order; a file that cannot be decoded is an InputError naming it. */
+async function* readImages(dir: string, names: string[], read: (file: string) => Promise<Image8>): AsyncGenerator<Image8> {
+  for (const n of names) {
+    try {
+      yield await read(path.join(dir, n));
+    } catch (e) {
+      throw new InputError((e as Error).message);
+    }
+  }
 }
 
-async function* readMasks(dir: string, names: string[]): AsyncGenerator<Image8> {
-  for (const n of names) yield await readGrey(path.join(dir, n));
+/** A decoded video's frames; a decoding failure is an InputError (its message names the file). */
+async function* decodeVideo(file: string): AsyncGenerator<Image8> {
+  const it = videoFrames(file)[Symbol.asyncIterator]();
+  for (;;) {
+    let r: IteratorResult<Image8>;
+    try {
+      r = await it.next();
+    } catch (e) {
+      throw new InputError((e as Error).message);
+    }
+    if (r.done) return;
+    yield r.value;
+  }
 }
 
 /** Opens the job's inputs; every problem is a one-line error naming the path. */
@@ -76,13 +94,13 @@ export async function openInputs(job: InpaintJob): Promise<OpenedInputs> {
     const names = listFrames(src);
     if (names.length === 0) throw new Error(`${src}: no image frames in the folder`);
     inputSize = await imageSize(path.join(src, names[0]));
-    frames = { length: names.length, frames: readFrames(src, names) };
+    frames = { length: names.length, frames: readImages(src, names, readRgb) };
     name = path.basename(path.resolve(src));
   } else if (isVideoFile(path.basename(src))) {
     const info = await probeVideo(src);
     fps = info.fps;
     inputSize = { width: info.width, height: info.height };
-    frames = { length: info.frames, frames: videoFrames(src) };
+    frames = { length: info.frames, frames: decodeVideo(src) };
     name = path.parse(src).name;
   } else {
     throw new Error(`${src}: not a folder of frames or a video file (${['.mp4', '.mov', '.avi', '…'].join(' ')})`);
@@ -98,7 +116,7 @@ export async function openInputs(job: InpaintJob): Promise<OpenedInputs> {
       if (names.length !== frames.length) {
         throw new Error(`${m}: ${names.length} masks for ${frames.length} frames of ${src} (give one mask per frame, or a single mask image for all)`);
       }
-      masks = names.length === 1 ? await readGrey(path.join(m, names[0])) : { length: names.length, frames: readMasks(m, names) };
+      masks = names.length === 1 ? await readGrey(path.join(m, names[0])) : { length: names.length, frames: readImages(m, names, readGrey) };
     } else if (isImageFile(path.basename(m))) {
       masks = await readGrey(m);
     } else {

@@ -113,6 +113,14 @@ export interface InpaintResult {
   results?: InpaintedFrame[];
 }
 
+/** A problem with the frames or masks given (a one-line message naming the frame, mask or file). */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
 /** Per-frame host data, dropped once no later stage reads it. */
 class Store<T> {
   private readonly items = new Map<number, T>();
@@ -185,11 +193,11 @@ export async function inpaintVideo(
   }
   if (!Number.isInteger(dilation) || dilation < 0) throw new Error(`mask_dilation must be an integer ≥ 0, got ${dilation}`);
   const T = isStream(frameInput) ? frameInput.length : frameInput.length;
-  if (T < 2) throw new Error(`the video has ${T} frame(s); inpainting needs at least 2 (flows are computed between frames)`);
+  if (T < 2) throw new InputError(`the video has ${T} frame(s); inpainting needs at least 2 (flows are computed between frames)`);
   if (mode === 'video_inpainting') {
     if (!maskInput) throw new Error('video_inpainting needs masks');
     const n = isStream(maskInput) || Array.isArray(maskInput) ? (maskInput as { length: number }).length : 1;
-    if (n !== 1 && n !== T) throw new Error(`${T} frames but ${n} masks: give one mask per frame or a single mask for all`);
+    if (n !== 1 && n !== T) throw new InputError(`${T} frames but ${n} masks: give one mask per frame or a single mask for all`);
   }
 
   const seconds = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<StageName, number>;
@@ -214,7 +222,7 @@ export async function inpaintVideo(
   let read = 0;
   const nextOf = async (it: Iterator<Image8> | AsyncIterator<Image8>, what: string, i: number): Promise<Image8> => {
     const r = await it.next();
-    if (r.done) throw new Error(`${what} ${i} is missing: the input ended after ${i} of ${T}`);
+    if (r.done) throw new InputError(`${what} ${i} is missing: the input ended after ${i} of ${T}`);
     return r.value;
   };
   let notedMaskSize = false;
@@ -231,18 +239,18 @@ export async function inpaintVideo(
       const i = read;
       await timed('read', async () => {
         const raw = await nextOf(frameIt, 'frame', i);
-        if (raw.channels !== 3) throw new Error(`frame ${i}: expected RGB, got ${raw.channels} channels`);
+        if (raw.channels !== 3) throw new InputError(`frame ${i}: expected RGB, got ${raw.channels} channels`);
         if (!sizes) {
           const inputSize = { width: raw.width, height: raw.height };
           const s = inferenceSizes(inputSize, options);
-          if (s.processSize.width < 8 || s.processSize.height < 8) throw new Error(`process size ${s.processSize.width}x${s.processSize.height} is too small (--width/--height/--resize_ratio)`);
+          if (s.processSize.width < 8 || s.processSize.height < 8) throw new InputError(`process size ${s.processSize.width}x${s.processSize.height} is too small (--width/--height/--resize_ratio)`);
           sizes = { inputSize, ...s };
           if (mode === 'video_outpainting') {
             sizes.canvas = outpaintCanvas(s.processSize, options.scaleH ?? 1.0, options.scaleW ?? 1.2);
             fixedMasks = outpaintMasks(s.processSize, sizes.canvas);
           } else if (singleMask) fixedMasks = maskFor(singleMask, 0);
         } else if (raw.width !== sizes.inputSize.width || raw.height !== sizes.inputSize.height) {
-          throw new Error(`frame ${i} is ${raw.width}x${raw.height}, frame 0 is ${sizes.inputSize.width}x${sizes.inputSize.height}: all frames must have one size`);
+          throw new InputError(`frame ${i} is ${raw.width}x${raw.height}, frame 0 is ${sizes.inputSize.width}x${sizes.inputSize.height}: all frames must have one size`);
         }
         let frame = toProcessSize(raw, sizes.processSize);
         if (sizes.canvas) frame = placeOnCanvas(frame, sizes.canvas);
