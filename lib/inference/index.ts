@@ -30,6 +30,6 @@ export { OFFICIAL_DEFAULTS, openInputs, runInpaintJob } from './job';
 export type { InpaintJob, JobResult, OpenedInputs, OutputSink } from './job';
 export { addInpaintOptions, jobFromOptions, parseInpaintArgs } from './args';
 export type { InpaintCliOptions } from './args';
-export { estimateInpaintHeap } from './memory';
-export type { HeapEstimate } from './memory';
+export { estimateInpaintHeap, fitHints, formatHeapRefusal } from './memory';
+export type { HeapEstimate, HeapRequest } from './memory';
 export type { OutputImages } from './output';

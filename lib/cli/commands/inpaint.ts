@@ -183,8 +183,9 @@ export async function runInpaintCommand(opts: CommandOptions, log: (line: string
   }
   const { netSize, outSize } = checkSizes(job, inputs.inputSize);
   if (info.backend === 'wasm') {
-    const est = estimateInpaintHeap({ ...netSize, frames: inputs.frames.length, subvideoLength: job.subvideoLength, neighborLength: job.neighborLength, refStride: job.refStride });
-    if (est.bytes > WASM_HEAP_BUDGET) throw new UserError(formatHeapRefusal(est, { ...netSize, frames: inputs.frames.length, subvideoLength: job.subvideoLength, resizeRatio: job.resizeRatio }));
+    const req = { ...netSize, frames: inputs.frames.length, subvideoLength: job.subvideoLength, neighborLength: job.neighborLength, refStride: job.refStride };
+    const est = estimateInpaintHeap(req);
+    if (est.bytes > WASM_HEAP_BUDGET) throw new UserError(formatHeapRefusal(est, { ...req, resizeRatio: job.resizeRatio }));
   }
   const dir = path.join(opts.output, inputs.name);
   checkWritable(dir);

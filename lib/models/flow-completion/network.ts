@@ -9,7 +9,7 @@ import { Module } from '../../nn/module';
 import { Conv2d, Conv3d, LeakyReLU, Sequential } from '../../nn/layers';
 import { interpolateBilinear } from '../../ops';
 import { checkpoint, checkpointing } from '../../runtime/checkpoint';
-import { checkpointFrameChunks } from '../../nn/chunks';
+import { CHUNK_ELEMENTS, checkpointFrameChunks, mapFrameChunks } from '../../nn/chunks';
 import { BidirectionalPropagation } from './propagation';
 
 /** seq's children in checkpointed groups of `group` (e.g. a block and its activation). */
@@ -21,6 +21,23 @@ function checkpointSequential(seq: Sequential, x: tf.Tensor, group = 2): tf.Tens
     y = checkpoint((t) => mods.reduce((a, m) => m.forward(a), t), [y], params);
   }
   return y;
+}
+
+/**
+ * Off the tape, a Conv3d whose temporal kernel is 1 mixes no frames, so it runs over chunks of
+ * frames (the same values as one call): its convolution working set (≈ output pixels × k² × C_in
+ * per frame) stays bounded for a long sub-video instead of growing with the frame count.
+ */
+function conv3dFramewise(layer: Module & { forward(t: tf.Tensor): tf.Tensor }, x: tf.Tensor): tf.Tensor {
+  const conv = layer instanceof Conv3d ? layer : null;
+  if (!conv || conv.weight.shape[0] !== 1 || layer.training) return layer.forward(x);
+  const k = conv.weight.shape as number[]; // [kT, kH, kW, Cin, Cout]
+  const [b, n, h, w, c] = x.shape as [number, number, number, number, number];
+  const perFrame = Math.ceil((h * w * c * k[1] * k[2]) / (conv.stride[1] * conv.stride[2]));
+  const y = mapFrameChunks(tf.reshape(x, [b * n, 1, h, w, c]), (t) => conv.forward(t), perFrame);
+  const out = tf.reshape(y, [b, n, ...y.shape.slice(2)]);
+  y.dispose();
+  return out;
 }
 
 /** ×2 bilinear upsampling (align_corners=True) followed by a conv (`deconv` in the official code). */
@@ -62,10 +79,36 @@ export class P3DBlock extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor5D {
-    return tf.tidy(() => {
-      const y = this.conv2.forward(this.conv1.forward(x));
-      return (this.useResidual ? tf.add(x, y) : y) as tf.Tensor5D;
-    });
+    const [b, n, h, w] = x.shape as [number, number, number, number, number];
+    const co = (this.conv2.items[0] as Conv3d).outChannels;
+    // ≈ 12 activation copies of the block's output per frame (temporal taps, padding, sums).
+    const per = Math.max(1, Math.floor(CHUNK_ELEMENTS / (12 * h * w * co)));
+    if (this.training || n <= per) return tf.tidy(() => this.block(x));
+    // Off the tape, chunks of frames with the temporal conv's 2-frame halo on each side: outputs
+    // near an inner chunk edge are dropped, those at the clip's edges see its zero padding, so
+    // the values are those of one call while the working set stays bounded.
+    const flat = tf.reshape(x, [b, n, -1]);
+    const parts: tf.Tensor[] = [];
+    for (let a = 0; a < n; a += per) {
+      const e = Math.min(n, a + per);
+      const s0 = Math.max(0, a - 2);
+      const e0 = Math.min(n, e + 2);
+      parts.push(tf.tidy(() => {
+        const xs = tf.reshape(tf.slice(flat, [0, s0, 0], [b, e0 - s0, -1]), [b, e0 - s0, ...x.shape.slice(2)]);
+        const y = this.block(xs);
+        return tf.slice(y, [0, a - s0, 0, 0, 0], [b, e - a, -1, -1, -1]);
+      }));
+    }
+    flat.dispose();
+    const out = tf.concat(parts, 1) as tf.Tensor5D;
+    tf.dispose(parts);
+    return out;
+  }
+
+  private block(x: tf.Tensor): tf.Tensor5D {
+    const [spatial, act] = this.conv1.items as Array<Module & { forward(t: tf.Tensor): tf.Tensor }>;
+    const y = this.conv2.forward(act.forward(conv3dFramewise(spatial, x)));
+    return (this.useResidual ? tf.add(x, y) : y) as tf.Tensor5D;
   }
 }
 
@@ -174,31 +217,53 @@ export class RecurrentFlowCompleteNet extends Module {
     }
     const training = this.training;
     if (checkpointing()) return this.forwardCheckpointed(maskedFlows, masks, hook);
+    // Off the tape every stage's input is released as soon as its output exists and the per-frame
+    // decoder runs in frame chunks (mapFrameChunks), so a whole sub-video of flows (inference:
+    // up to subvideo_length + 10) fits the wasm heap; the operations are those of one tidy.
+    const stage = (input: tf.Tensor, seq: Sequential, name: string, release: boolean): tf.Tensor5D => {
+      let cur = input;
+      for (const m of seq.items as Array<Module & { forward(t: tf.Tensor): tf.Tensor }>) {
+        const next = tf.tidy(() => conv3dFramewise(m, cur));
+        if (cur !== input || release) cur.dispose();
+        cur = next;
+      }
+      hook?.(name, cur);
+      return cur as tf.Tensor5D;
+    };
+    const x = stage(tf.concat([maskedFlows, masks], 4), this.downsample, 'downsample', true);
+    const featE1 = stage(x, this.encoder1, 'encoder1', true);
+    const featE2 = stage(featE1, this.encoder2, 'encoder2', false);
+    const featMid = stage(featE2, this.mid_dilation, 'mid_dilation', true);
+    const featProp = tf.tidy(() => this.feat_prop_module.forward(featMid));
+    featMid.dispose();
+    hook?.('feat_prop_module', featProp);
+    const [, , h8, w8, c8] = featProp.shape;
+    const [, , h4, w4, c4] = featE1.shape;
+    const propFlat = tf.reshape(featProp, [b * n, h8, w8, c8]);
+    const e1Flat = tf.reshape(featE1, [b * n, h4, w4, c4]);
+    tf.dispose([featProp, featE1]);
     const out = tf.tidy(() => {
-      const inputs = tf.concat([maskedFlows, masks], 4) as tf.Tensor5D;
-      const x = this.downsample.forward(inputs) as tf.Tensor5D;
-      hook?.('downsample', x);
-      const featE1 = this.encoder1.forward(x) as tf.Tensor5D;
-      hook?.('encoder1', featE1);
-      const featE2 = this.encoder2.forward(featE1);
-      hook?.('encoder2', featE2);
-      const featMid = this.mid_dilation.forward(featE2) as tf.Tensor5D;
-      hook?.('mid_dilation', featMid);
-      const featProp = this.feat_prop_module.forward(featMid);
-      hook?.('feat_prop_module', featProp);
-      const [, , h8, w8, c8] = featProp.shape;
-      const [, , h4, w4, c4] = featE1.shape;
-      const d2 = this.decoder2.forward(tf.reshape(featProp, [b * n, h8, w8, c8]));
-      hook?.('decoder2', d2);
-      const featD2 = tf.add(d2, tf.reshape(featE1, [b * n, h4, w4, c4]));
-      const featD1 = this.decoder1.forward(featD2);
-      hook?.('decoder1', featD1);
-      const flow = this.upsample.forward(featD1);
+      let flow: tf.Tensor;
+      if (hook) {
+        // Debug hooks see whole-clip decoder stages, so decode in one piece.
+        const d2 = this.decoder2.forward(propFlat);
+        hook('decoder2', d2);
+        const featD1 = this.decoder1.forward(tf.add(d2, e1Flat));
+        hook('decoder1', featD1);
+        flow = this.upsample.forward(featD1);
+      } else {
+        flow = mapFrameChunks(
+          [propFlat, e1Flat],
+          (p, e1) => this.upsample.forward(this.decoder1.forward(tf.add(this.decoder2.forward(p), e1))),
+          h * w * 32,
+        );
+      }
       hook?.('upsample', flow);
       const res: tf.Tensor[] = [tf.reshape(flow, [b, n, h, w, 2])];
       if (training) res.push(tf.reshape(this.edgeDetector.forward(flow), [b, n, h, w, 1]));
       return res;
     });
+    tf.dispose([propFlat, e1Flat]);
     return { flow: out[0] as tf.Tensor5D, edge: training ? (out[1] as tf.Tensor5D) : null };
   }
 
