@@ -6,6 +6,7 @@
  */
 import { pseudoRandom } from '../nn/init';
 import * as tf from '@tensorflow/tfjs-core';
+import { inferenceRefNum, referenceIds } from '../inference/plan';
 import type { Module } from '../nn/module';
 import { RAFT, RAFT_MIN_SIZE } from './raft';
 import { CORR_LEVELS } from './raft/corr';
@@ -153,19 +154,7 @@ export function inferenceClip(videoLength: number, numLocal: number, refStride =
   const start = Math.max(0, Math.min(videoLength - numLocal, Math.floor(videoLength / 2) - Math.floor(numLocal / 2)));
   const localIds = Array.from({ length: numLocal }, (_, i) => start + i);
   const mid = start + Math.floor(numLocal / 2);
-  const isLocal = new Set(localIds);
-  const refIds: number[] = [];
-  if (videoLength <= subvideoLength) {
-    for (let i = 0; i < videoLength; i += refStride) if (!isLocal.has(i)) refIds.push(i);
-  } else {
-    const refNum = Math.floor(subvideoLength / refStride);
-    const half = refStride * Math.floor(refNum / 2);
-    for (let i = Math.max(0, mid - half); i < Math.min(videoLength, mid + half); i += refStride) {
-      if (isLocal.has(i)) continue;
-      if (refIds.length > refNum) break;
-      refIds.push(i);
-    }
-  }
+  const refIds = referenceIds(mid, localIds, videoLength, refStride, inferenceRefNum(videoLength, subvideoLength, refStride));
   return { localIds, refIds, mid };
 }
 
