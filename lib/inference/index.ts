@@ -25,7 +25,7 @@ export {
 export type { BlendMode, FrameMasks, OutpaintCanvas, Size, SizeOptions } from './frames';
 export { OFFICIAL_WEIGHT_FILES, detInitModels, disposeModels, loadInferenceModels, weightFile } from './models';
 export type { NetworkName } from './models';
-export { outputImages } from './output';
+export { compareFrame, outputImages } from './output';
 export { OFFICIAL_DEFAULTS, openInputs, runInpaintJob } from './job';
 export type { InpaintJob, JobResult, OpenedInputs, OutputSink } from './job';
 export { addInpaintOptions, jobFromOptions, parseInpaintArgs } from './args';

@@ -17,9 +17,9 @@ import { describeWeights } from './weights';
 import { estimateInpaintHeap, formatHeapRefusal } from '../../inference/memory';
 import { inferenceSizes, outpaintCanvas, type Size } from '../../inference/frames';
 import { InputError, STAGES, type StageName } from '../../inference/pipeline';
-import type { OutputImages } from '../../inference/output';
+import { compareFrame, type OutputImages } from '../../inference/output';
 import { openVideoWriter, type VideoWriter } from '../../io/video';
-import { encodePng, type Image8 } from '../../io/image';
+import { encodePng } from '../../io/image';
 import { writeFileAtomicAsync, writeJsonAtomic } from '../../io/atomic';
 import { RAFT_MIN_SIZE } from '../../models/raft';
 import { progress } from '../../viz/progress';
@@ -32,17 +32,6 @@ const user = <T>(fn: () => T): T => {
     throw new UserError((e as Error).message);
   }
 };
-
-/** masked input | result, side by side. */
-export function sideBySide(a: Image8, b: Image8): Image8 {
-  const w = a.width + b.width;
-  const out = new Uint8Array(w * a.height * 3);
-  for (let y = 0; y < a.height; y++) {
-    out.set(a.data.subarray(y * a.width * 3, (y + 1) * a.width * 3), y * w * 3);
-    out.set(b.data.subarray(y * b.width * 3, (y + 1) * b.width * 3), (y * w + a.width) * 3);
-  }
-  return { width: w, height: a.height, channels: 3, data: out };
-}
 
 /** Refuses sizes the networks cannot run, before any work. */
 function checkSizes(job: InpaintJob, inputSize: Size): { processSize: Size; netSize: Size; outSize: Size } {
@@ -80,7 +69,7 @@ function openOutputs(dir: string, outSize: Size, fps: number, saveFrames: boolea
     async frame(index, images) {
       await inpaintOut.write(images.inpaintOut);
       await maskedIn.write(images.maskedIn);
-      await compare.write(sideBySide(images.maskedIn, images.inpaintOut));
+      await compare.write(compareFrame(images));
       if (saveFrames) {
         pending.push(encodePng(images.frame).then((png) => writeFileAtomicAsync(path.join(staging, `${String(index).padStart(4, '0')}.png`), png)));
         if (pending.length >= 8) await Promise.all(pending.splice(0));
