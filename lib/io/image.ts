@@ -190,7 +190,8 @@ function linearTaps(src: number, dst: number): AxisTaps {
   return t;
 }
 
-function roundHalfEven(v: number): number {
+/** Round half to even (OpenCV saturate_cast of float to int). */
+export function roundHalfEven(v: number): number {
   const r = Math.round(v);
   return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

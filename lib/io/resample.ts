@@ -10,7 +10,7 @@
  *    vertical pass rounds in float, its scalar tail in fixed point: they can differ by 1.
  * Same-size resizes are exact copies in both libraries.
  */
-import type { Image8 } from './image';
+import { roundHalfEven, type Image8 } from './image';
 
 const PIL_PRECISION_BITS = 32 - 8 - 2;
 
@@ -118,11 +118,6 @@ export function resizeBicubicPil(img: Image8, width: number, height: number): Im
 const CV_COEF_BITS = 11;
 const CV_COEF_SCALE = 1 << CV_COEF_BITS;
 const fround = Math.fround;
-
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /** OpenCV cubic taps along one axis: first source index (sx − 1) and 4 fixed-point weights. */
 function cvCubicTaps(src: number, dst: number): { idx: Int32Array; w: Int32Array } {
