@@ -31,15 +31,18 @@ export function probeVideo(file: string): Promise<VideoInfo> {
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.on('error', (e) => reject(new Error(`${file}: cannot run ffmpeg (${e.message})`)));
     p.on('close', (code) => {
-      const stream = /Stream #\S+: Video: [^\n]*?(\d+)x(\d+)[^\n]*?([\d.]+) (?:fps|tbr)/.exec(err);
+      const line = /Stream #\S+: Video: [^\n]*/.exec(err)?.[0] ?? '';
+      // Size as " 432x240" followed by a separator (not a codec tag such as 0x31637661).
+      const size = /[ ,](\d{2,5})x(\d{2,5})(?=[ ,\[]|$)/.exec(line);
+      const rate = /([\d.]+) fps/.exec(line) ?? /([\d.]+) tbr/.exec(line);
       const counts = [...err.matchAll(/frame=\s*(\d+)/g)];
-      if (code !== 0 || !stream) {
+      if (code !== 0 || !size || !rate) {
         reject(new Error(`${file}: not a readable video (${err.trim().split('\n').slice(-1)[0] ?? `ffmpeg exit ${code}`})`));
         return;
       }
       const frames = counts.length ? Number(counts[counts.length - 1][1]) : 0;
       if (frames === 0) return reject(new Error(`${file}: no video frames`));
-      resolve({ frames, fps: Number(stream[3]), width: Number(stream[1]), height: Number(stream[2]) });
+      resolve({ frames, fps: Number(rate[1]), width: Number(size[1]), height: Number(size[2]) });
     });
   });
 }
