@@ -317,78 +317,68 @@ export async function inpaintVideo(
   // ---- flow completion ----
   const compF = new Store<Float32Array>('completed forward flow');
   const compB = new Store<Float32Array>('completed backward flow');
-  let flowNext = 0;
   let flowDone = 0;
-  const ensureCompleted = async (pair: number): Promise<void> => {
-    while (!compF.has(pair)) {
-      const s = flowSegs[flowNext];
-      if (!s) throw new Error(`inpaintVideo: completed flow ${pair} was dropped (internal scheduling error)`);
-      for (let k = s.start; k < s.end; k++) await ensureRaw(k);
-      await readUpTo(s.end);
-      await timed('flow_completion', () => {
-        const n = s.end - s.start;
-        const flows: [tf.Tensor5D, tf.Tensor5D] = [
-          tf.tensor5d(stack(range(s.start, s.end).map((k) => rawF.get(k)), px * 2), [1, n, H, W, 2]),
-          tf.tensor5d(stack(range(s.start, s.end).map((k) => rawB.get(k)), px * 2), [1, n, H, W, 2]),
-        ];
-        const m = tf.tensor5d(stack(range(s.start, s.end + 1).map((i) => masks.get(i).flow), px), [1, n + 1, H, W, 1]);
-        const [pf, pb] = completeFlows(models.flowComplete, flows, m);
-        tf.dispose([...flows, m]);
-        const fd = pf.dataSync() as Float32Array;
-        const bd = pb.dataSync() as Float32Array;
-        tf.dispose([pf, pb]);
-        for (let k = s.keepStart; k < s.keepEnd; k++) {
-          const o = (k - s.start) * px * 2;
-          compF.set(k, fd.slice(o, o + px * 2));
-          compB.set(k, bd.slice(o, o + px * 2));
-        }
-      });
-      flowDone += s.keepEnd - s.keepStart;
-      flowNext++;
-      report('flow_completion', flowDone, T - 1);
-    }
-  };
+  const flowStage = segmentStage(flowSegs, 'completed flow', (k) => compF.has(k), async (s) => {
+    for (let k = s.start; k < s.end; k++) await ensureRaw(k);
+    await readUpTo(s.end);
+    await timed('flow_completion', () => {
+      const n = s.end - s.start;
+      const flows: [tf.Tensor5D, tf.Tensor5D] = [
+        tf.tensor5d(stack(range(s.start, s.end).map((k) => rawF.get(k)), px * 2), [1, n, H, W, 2]),
+        tf.tensor5d(stack(range(s.start, s.end).map((k) => rawB.get(k)), px * 2), [1, n, H, W, 2]),
+      ];
+      const m = tf.tensor5d(stack(range(s.start, s.end + 1).map((i) => masks.get(i).flow), px), [1, n + 1, H, W, 1]);
+      const [pf, pb] = completeFlows(models.flowComplete, flows, m);
+      tf.dispose([...flows, m]);
+      const fd = pf.dataSync() as Float32Array;
+      const bd = pb.dataSync() as Float32Array;
+      tf.dispose([pf, pb]);
+      for (let k = s.keepStart; k < s.keepEnd; k++) {
+        const o = (k - s.start) * px * 2;
+        compF.set(k, fd.slice(o, o + px * 2));
+        compB.set(k, bd.slice(o, o + px * 2));
+      }
+    });
+    flowDone += s.keepEnd - s.keepStart;
+    report('flow_completion', flowDone, T - 1);
+  });
+  const ensureCompleted = flowStage.ensure;
 
   // ---- image propagation ----
   const updated = new Store<Float32Array>('propagated frame');
   const updatedMasks = new Store<Float32Array>('updated mask');
-  let propNext = 0;
   let propDone = 0;
-  const ensureUpdated = async (i: number): Promise<void> => {
-    while (!updated.has(i)) {
-      const s = propSegs[propNext];
-      if (!s) throw new Error(`inpaintVideo: propagated frame ${i} was dropped (internal scheduling error)`);
-      for (let k = s.start; k < s.end - 1; k++) await ensureCompleted(k);
-      await readUpTo(s.end - 1);
-      await timed('propagation', () => {
-        const n = s.end - s.start;
-        const ids = range(s.start, s.end);
-        const out = tf.tidy(() => {
-          const frames = tf.tensor5d(stack(ids.map((j) => toUnit(orig.get(j))), px * 3), [1, n, H, W, 3]);
-          const m = tf.tensor5d(stack(ids.map((j) => masks.get(j).dilated), px), [1, n, H, W, 1]);
-          const fl = ids.slice(0, -1);
-          const flows: [tf.Tensor, tf.Tensor] = [
-            tf.tensor5d(stack(fl.map((k) => compF.get(k)), px * 2), [1, n - 1, H, W, 2]),
-            tf.tensor5d(stack(fl.map((k) => compB.get(k)), px * 2), [1, n - 1, H, W, 2]),
-          ];
-          const masked = tf.mul(frames, tf.sub(1, m));
-          const prop = imgPropagation(masked, flows, m, 'nearest');
-          return { frames: tf.add(masked, tf.mul(prop.frames, m)), masks: prop.masks };
-        });
-        const fd = out.frames.dataSync() as Float32Array;
-        const md = out.masks.dataSync() as Float32Array;
-        tf.dispose([out.frames, out.masks]);
-        for (let j = s.keepStart; j < s.keepEnd; j++) {
-          const o = j - s.start;
-          updated.set(j, fd.slice(o * px * 3, (o + 1) * px * 3));
-          updatedMasks.set(j, md.slice(o * px, (o + 1) * px));
-        }
+  const propStage = segmentStage(propSegs, 'propagated frame', (i) => updated.has(i), async (s) => {
+    for (let k = s.start; k < s.end - 1; k++) await ensureCompleted(k);
+    await readUpTo(s.end - 1);
+    await timed('propagation', () => {
+      const n = s.end - s.start;
+      const ids = range(s.start, s.end);
+      const out = tf.tidy(() => {
+        const frames = tf.tensor5d(stack(ids.map((j) => toUnit(orig.get(j))), px * 3), [1, n, H, W, 3]);
+        const m = tf.tensor5d(stack(ids.map((j) => masks.get(j).dilated), px), [1, n, H, W, 1]);
+        const fl = ids.slice(0, -1);
+        const flows: [tf.Tensor, tf.Tensor] = [
+          tf.tensor5d(stack(fl.map((k) => compF.get(k)), px * 2), [1, n - 1, H, W, 2]),
+          tf.tensor5d(stack(fl.map((k) => compB.get(k)), px * 2), [1, n - 1, H, W, 2]),
+        ];
+        const masked = tf.mul(frames, tf.sub(1, m));
+        const prop = imgPropagation(masked, flows, m, 'nearest');
+        return { frames: tf.add(masked, tf.mul(prop.frames, m)), masks: prop.masks };
       });
-      propDone += s.keepEnd - s.keepStart;
-      propNext++;
-      report('propagation', propDone, T);
-    }
-  };
+      const fd = out.frames.dataSync() as Float32Array;
+      const md = out.masks.dataSync() as Float32Array;
+      tf.dispose([out.frames, out.masks]);
+      for (let j = s.keepStart; j < s.keepEnd; j++) {
+        const o = j - s.start;
+        updated.set(j, fd.slice(o * px * 3, (o + 1) * px * 3));
+        updatedMasks.set(j, md.slice(o * px, (o + 1) * px));
+      }
+    });
+    propDone += s.keepEnd - s.keepStart;
+    report('propagation', propDone, T);
+  });
+  const ensureUpdated = propStage.ensure;
 
   // ---- windows, compositing, output ----
   const comp = new Store<Float32Array>('composited frame');
@@ -419,8 +409,8 @@ export async function inpaintVideo(
     const w = windows[nextWindow];
     const winLow = w ? Math.min(...w.localIds, ...w.refIds) : T;
     const localLow = w ? w.localIds[0] : T;
-    const propLow = propNext < propSegs.length ? propSegs[propNext].start : T;
-    const flowLow = flowNext < flowSegs.length ? flowSegs[flowNext].start : T;
+    const propLow = propStage.next < propSegs.length ? propSegs[propStage.next].start : T;
+    const flowLow = flowStage.next < flowSegs.length ? flowSegs[flowStage.next].start : T;
     const raftLow = options.flows ? rawDone : raftNext < chunks.length ? chunks[raftNext].start : T;
     updated.dropBelow(winLow);
     updatedMasks.dropBelow(winLow);
@@ -485,6 +475,25 @@ export async function inpaintVideo(
     seconds,
     results: options.onFrame ? undefined : results,
   };
+}
+
+/**
+ * A stage over padded sub-videos: `ensure(i)` runs the segments in order until item i is kept;
+ * `next` is the first segment not run (its start bounds what the stage will still read).
+ */
+function segmentStage(segs: readonly Segment[], what: string, has: (i: number) => boolean, run: (s: Segment) => Promise<void>) {
+  const stage = {
+    next: 0,
+    ensure: async (i: number): Promise<void> => {
+      while (!has(i)) {
+        const s = segs[stage.next];
+        if (!s) throw new Error(`inpaintVideo: ${what} ${i} was dropped (internal scheduling error)`);
+        await run(s);
+        stage.next++;
+      }
+    },
+  };
+  return stage;
 }
 
 function range(a: number, b: number): number[] {

@@ -5,6 +5,7 @@
  * Jupyter and Chromium are CI requirements: when missing, tests fail with a message naming the
  * tool and the install command (they do not skip).
  */
+import { after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -15,6 +16,24 @@ import { chromiumLaunchOptions, findChromium } from '../../lib/viz/export';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const FIXTURES = path.join(__dirname, 'fixtures');
+
+/**
+ * A temporary PROPAINTER_WORK_DIR for the notebooks of one test file; after the file's tests the
+ * variable is restored and the folder, the executed notebooks' out dirs (push them to `outDirs`)
+ * and `extra` folders are removed.
+ */
+export function tempWorkDir(prefix: string, extra: string[] = []): { work: string; outDirs: string[] } {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const prev = process.env.PROPAINTER_WORK_DIR;
+  process.env.PROPAINTER_WORK_DIR = work;
+  const outDirs: string[] = [];
+  after(() => {
+    if (prev === undefined) delete process.env.PROPAINTER_WORK_DIR;
+    else process.env.PROPAINTER_WORK_DIR = prev;
+    for (const d of [work, ...outDirs, ...extra]) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return { work, outDirs };
+}
 
 /** Fails the test unless Debian's Jupyter executor (nbclient + nbconvert) is installed. */
 export function requireJupyter(): void {

@@ -1,21 +1,12 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { assertPlotsRendered, inspectHtml, requireChromium, requireJupyter, runNotebooks } from './helpers';
+import { assertPlotsRendered, inspectHtml, requireChromium, requireJupyter, runNotebooks, tempWorkDir } from './helpers';
 
 // CI executes notebook 05 in quick mode (8 frames, --resize_ratio 0.6, 4 RAFT iterations) with
 // its outputs in a temporary PROPAINTER_WORK_DIR.
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nb05-work-'));
-const prevWork = process.env.PROPAINTER_WORK_DIR;
-process.env.PROPAINTER_WORK_DIR = work;
-const outDirs: string[] = [];
-after(() => {
-  if (prevWork === undefined) delete process.env.PROPAINTER_WORK_DIR;
-  else process.env.PROPAINTER_WORK_DIR = prevWork;
-  for (const d of [work, ...outDirs]) fs.rmSync(d, { recursive: true, force: true });
-});
+const { work, outDirs } = tempWorkDir('nb05-work-');
 
 test('notebooks/05-object-removal.ipynb: weights said clearly, strips, inline video, timing', { timeout: 900_000 }, async () => {
   requireJupyter();

@@ -1,9 +1,8 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { assertPlotsRendered, inspectHtml, requireChromium, requireJupyter, ROOT, runNotebooks } from './helpers';
+import { assertPlotsRendered, inspectHtml, requireChromium, requireJupyter, ROOT, runNotebooks, tempWorkDir } from './helpers';
 import { readRunLog } from '../../lib/report';
 
 // CI executes the two training notebooks in quick mode, 02 before 03 (03 freezes the network 02
@@ -13,16 +12,7 @@ import { readRunLog } from '../../lib/report';
 // out dir. The run folders are removed afterwards (a ProPainter checkpoint is ~0.5 GB).
 const FLOW_DIR = path.join(ROOT, 'experiments', 'nb_flowcomp');
 const PP_DIR = path.join(ROOT, 'experiments', 'nb_propainter');
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nb-work-'));
-const prevWork = process.env.PROPAINTER_WORK_DIR;
-process.env.PROPAINTER_WORK_DIR = work;
-const outDirs: string[] = [];
-
-after(() => {
-  if (prevWork === undefined) delete process.env.PROPAINTER_WORK_DIR;
-  else process.env.PROPAINTER_WORK_DIR = prevWork;
-  for (const d of [work, ...outDirs, FLOW_DIR, PP_DIR]) fs.rmSync(d, { recursive: true, force: true });
-});
+const { work, outDirs } = tempWorkDir('nb-work-', [FLOW_DIR, PP_DIR]);
 
 interface Output {
   output_type: string;

@@ -115,7 +115,7 @@ export function inspectCheckpoint(file: string): Inspection {
 
 export function formatInspection(r: Inspection, all: boolean): string {
   const lines = [
-    `${r.file}: ${r.format}, ${r.tensors} tensors, ${formatCount(r.parameters)} floating-point values (${r.parameters.toLocaleString('en-US')})`,
+    `${r.file}: ${r.format}, ${r.tensors} tensors, ${formatCount(r.parameters)} floating-point values`,
     `model: ${r.model ?? 'not one of the official networks (keys or shapes differ)'}${r.modulePrefix ? "; keys carry the DataParallel 'module.' prefix" : ''}`,
     `dtypes: ${Object.entries(r.byDtype).map(([d, n]) => `${d} ${n.toLocaleString('en-US')}`).join(', ')}`,
     'parameters per module:',
