@@ -219,6 +219,7 @@ const command: CliCommand = {
   description: 'remove objects from (or complete / outpaint) a video, as the official inference_propainter.py',
   configure: (cmd) =>
     addInpaintOptions(cmd)
+      .showHelpAfterError(false) // a bad flag is one line, like every other bad input
       .option('--weights <dir>', 'folder with raft-things.pth, recurrent_flow_completion.pth, ProPainter.pth (or .safetensors)', 'weights')
       .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
       .action(async (opts: CommandOptions) => {
