@@ -35,9 +35,10 @@ export function checkRaftSize(h: number, w: number): void {
 /** Pixel-coordinate grid [n, h, w, 2]: channel 0 = x (column), 1 = y (row). */
 export function coordsGrid(n: number, h: number, w: number): tf.Tensor4D {
   return tf.tidy(() => {
-    const xs = tf.tile(tf.range(0, w, 1, 'float32').reshape([1, w, 1]), [h, 1, 1]);
-    const ys = tf.tile(tf.range(0, h, 1, 'float32').reshape([h, 1, 1]), [1, w, 1]);
-    const g = tf.concat([xs, ys], 2).reshape([1, h, w, 2]);
+    // tf.reshape rather than chained ops: tslab type-checks notebook imports without their augmentation.
+    const xs = tf.tile(tf.reshape(tf.range(0, w, 1, 'float32'), [1, w, 1]), [h, 1, 1]);
+    const ys = tf.tile(tf.reshape(tf.range(0, h, 1, 'float32'), [h, 1, 1]), [1, w, 1]);
+    const g = tf.reshape(tf.concat([xs, ys], 2), [1, h, w, 2]);
     return (n === 1 ? g : tf.tile(g, [n, 1, 1, 1])) as tf.Tensor4D;
   });
 }
