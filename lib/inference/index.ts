@@ -6,8 +6,10 @@
  * - Plans (`./plan`): RAFT chunks, padded sub-videos, sliding windows and reference selection.
  * - Frames (`./frames`): sizes, mask preparation, outpainting canvas, compositing and blending.
  * - Models (`./models`): the three networks from a weights folder or with det-init weights.
- * - Output (`./output`): a finished frame resized as the script writes it.
+ * - Output (`./output`): a finished frame resized as the script writes it, the compare frame.
  * - Memory (`./memory`): the wasm-heap estimate of a request, refused up front when it cannot fit.
+ * - Jobs (`./job`, `./args`): the official flags, inputs opened from paths, a run into a sink
+ *   (what `propainter inpaint` and the inference fixture cases use).
  */
 export { InputError, inpaintVideo, STAGES } from './pipeline';
 export type {
