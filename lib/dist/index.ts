@@ -8,4 +8,4 @@ export { type JoinOptions, joinJob, gpuForRank, launcherAskedToStop, LAUNCH_MARK
 export { type LaunchOptions, type Mpiexec, launchRanks, findMpiexec, mpiexecArgs } from './launch';
 export { type JobOptions, runJob } from './job';
 export { type Bucket, type BucketOptions, planBuckets, allreduceMeanTensors, broadcastTensors, DEFAULT_BUCKET_FLOATS } from './buckets';
-export type { MpiFlavour } from './mpi';
+export { type MpiFlavour, MPI_FLAVOURS } from './mpi';

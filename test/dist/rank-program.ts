@@ -9,8 +9,8 @@
  *      stop   — steps of 100 ms with agreeToStop(launcherAskedToStop()); prints `STEP r k` and
  *               `STOPPED r k`.
  */
+import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend } from '../../lib/runtime';
 import { agreeToStop, allreduceMeanTensors, broadcastBytes, broadcastTensors, launcherAskedToStop, runJob, type Communicator } from '../../lib/dist';
 import type { MpiFlavour } from '../../lib/dist';
 
@@ -68,6 +68,8 @@ async function main(): Promise<void> {
   const nproc = arg('--nproc');
   await runJob({ nproc: nproc ? Number(nproc) : undefined, mpi: arg('--mpi') as MpiFlavour | undefined }, async (comm) => {
     if (mode === 'check') {
+      // Loaded here only: the runtime takes seconds to import, and the other modes do not need it.
+      const { useBackend } = require('../../lib/runtime') as typeof import('../../lib/runtime');
       await useBackend('cpu');
       console.log(`RESULT ${JSON.stringify(check(comm))}`);
     } else if (mode.startsWith('die:')) {
@@ -75,7 +77,10 @@ async function main(): Promise<void> {
       comm.allreduceMean(buf);
       if (comm.rank === 1) {
         const how = mode.slice(4);
-        if (how === 'kill') process.kill(process.pid, 'SIGKILL');
+        if (how === 'kill') {
+          fs.writeSync(2, `rank 1 kills itself at ${Date.now()}\n`);
+          process.kill(process.pid, 'SIGKILL');
+        }
         if (how === 'throw') throw new Error('injected failure');
         if (how === 'exit0') process.exit(0);
         if (how === 'exit3') process.exit(3);
