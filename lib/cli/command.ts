@@ -20,3 +20,12 @@ export class UserError extends Error {
 
 /** Commander accumulator for repeatable options (`--set a=1 --set b=2`). */
 export const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** Commander parser for an integer option ≥ `min` (`--width 432`); the error names the option. */
+export function intOption(name: string, min = 1): (v: string) => number {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new UserError(`--${name} must be an integer ≥ ${min} (got '${v}')`);
+    return n;
+  };
+}

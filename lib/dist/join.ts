@@ -137,6 +137,13 @@ function installGuards(comm: MpiCommunicator, env: Env): void {
     console.error(`propainter: rank ${comm.rank} of ${comm.size} ${why}; aborting all ranks`);
     comm.abort(code === 0 ? 1 : code);
   });
+  // An uncaught error or unhandled rejection ends the process without 'exit' listeners; say which
+  // rank failed and take the job down (unless someone handles these errors).
+  process.on('uncaughtExceptionMonitor', (err) => {
+    if (comm.state !== 'joined' || process.listenerCount('uncaughtException') > 0) return;
+    console.error(`propainter: rank ${comm.rank} of ${comm.size} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    comm.abort(1);
+  });
   // Both launchers forward SIGUSR1 to every rank: the launcher's "stop after a checkpoint". The
   // listener also keeps Node from opening its inspector on SIGUSR1.
   process.on('SIGUSR1', () => {

@@ -134,3 +134,9 @@ test('propainter dist-check --nproc 2 from a plain node process launches, checks
   assert.match(lines[1], /^allreduce-mean of 100,000 floats: best \d+\.\d ms, median \d+\.\d ms over 2$/);
   assert.equal(lines.length, 2);
 });
+
+test('mpich: an uncaught error thrown outside the job body (a timer) ends the job with its message and rank', async () => {
+  const r = await run([...NODE, PROGRAM, 'die:async', '--nproc', '2', '--mpi', 'mpich']);
+  assert.equal(r.code, 1);
+  assert.equal(lastLine(r.err), 'error: rank 1 of 2 failed: Error: injected async failure; mpiexec.mpich exited with code 1');
+});

@@ -3,7 +3,7 @@
  *   node --import tsx test/dist/rank-program.ts MODE [--nproc N] [--mpi openmpi|mpich]
  * From a plain process with --nproc 2 it launches itself through lib/dist; under mpiexec it joins.
  * MODE check  — exact collectives; each rank prints `RESULT <json>` on stdout.
- *      die:H  — after one allreduce rank 1 fails by H (kill, throw, exit0, exit3) while rank 0 waits
+ *      die:H  — after one allreduce rank 1 fails by H (kill, throw, async throw, exit0, exit3) while rank 0 waits
  *               in the next allreduce.
  *      early:H — rank 1 leaves before joining (exit0, exit3); rank 0 waits in MPI_Init.
  *      stop   — steps of 100 ms with agreeToStop(launcherAskedToStop()); prints `STEP r k` and
@@ -82,6 +82,13 @@ async function main(): Promise<void> {
           process.kill(process.pid, 'SIGKILL');
         }
         if (how === 'throw') throw new Error('injected failure');
+        if (how === 'async') {
+          // Never returns: finalizing while rank 0 waits in its allreduce would block both.
+          setTimeout(() => {
+            throw new Error('injected async failure');
+          }, 10);
+          await new Promise((r) => setTimeout(r, 600_000));
+        }
         if (how === 'exit0') process.exit(0);
         if (how === 'exit3') process.exit(3);
       }

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { CliCommand } from '../command';
-import { UserError } from '../command';
+import { UserError, intOption } from '../command';
 import type { BackendName } from '../../runtime';
 
 export interface ComputeFlowOptions {
@@ -160,14 +160,6 @@ export async function computeFlow(o: ComputeFlowOptions): Promise<ComputeFlowSum
   return summary;
 }
 
-function int(name: string, min = 1) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UserError(`--${name} must be an integer ≥ ${min} (got '${v}')`);
-    return n;
-  };
-}
-
 const command: CliCommand = {
   name: 'compute-flow',
   description: 'precompute bidirectional RAFT flows (.flo) for every video of a frames folder (scripts/compute_flow.py)',
@@ -175,12 +167,12 @@ const command: CliCommand = {
     cmd
       .requiredOption('-i, --root_path <dir>', 'folder with one sub-folder of frames per video')
       .requiredOption('-o, --save_path <dir>', 'output folder: <save_path>/<video>/<a>_<b>_f.flo, <b>_<a>_b.flo')
-      .option('--height <n>', 'flow height (multiple of 8, ≥ 128)', int('height'), 240)
-      .option('--width <n>', 'flow width (multiple of 8, ≥ 128)', int('width'), 432)
+      .option('--height <n>', 'flow height (multiple of 8, ≥ 128)', intOption('height'), 240)
+      .option('--width <n>', 'flow width (multiple of 8, ≥ 128)', intOption('width'), 432)
       .option('--raft <file>', 'RAFT weights (raft-things.pth, user-supplied; never downloaded)', 'weights/raft-things.pth')
-      .option('--iters <n>', 'RAFT refinement iterations', int('iters'), 20)
+      .option('--iters <n>', 'RAFT refinement iterations', intOption('iters'), 20)
       .option('--float32', 'write standard Middlebury float32 .flo instead of the official float16 variant')
-      .option('--pair_chunk <n>', 'frame pairs per RAFT batch (default: fits a 128 MB correlation budget)', int('pair_chunk'))
+      .option('--pair_chunk <n>', 'frame pairs per RAFT batch (default: fits a 128 MB correlation budget)', intOption('pair_chunk'))
       .option('--video <name...>', 'only these video folders')
       .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
       .addHelpText('after', '\nPairs whose two .flo files already exist are skipped, so an interrupted run resumes.')

@@ -4,25 +4,18 @@
  * barrier give exact values on every rank, and times the allreduce.
  */
 import type { CliCommand } from '../command';
-import { UserError } from '../command';
+import { UserError, intOption } from '../command';
 import type { MpiFlavour } from '../../dist';
-
-function count(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new UserError(`${name} ${v}: give a whole number ≥ ${min}`);
-  return n;
-}
 
 const command: CliCommand = {
   name: 'dist-check',
   description: 'check and time the MPI collectives of a multi-process job (started here with --nproc, or under mpiexec / srun)',
   configure: (cmd) =>
     cmd
-      .option('--nproc <n>', 'processes to start with mpiexec (default 2; under a launcher: must match it when given)')
+      .option('--nproc <n>', 'processes to start with mpiexec (default 2; under a launcher: must match it when given)', intOption('nproc'))
       .option('--mpi <flavour>', 'openmpi | mpich (default: PROPAINTER_MPI, else the mpiexec on PATH)')
-      .option('--floats <n>', 'allreduce size to time, in float32 elements (0: no timing)', '10000000')
-      .option('--reps <k>', 'timed allreduces', '3')
+      .option('--floats <n>', 'allreduce size to time, in float32 elements (0: no timing)', intOption('floats', 0), 10_000_000)
+      .option('--reps <k>', 'timed allreduces', intOption('reps'), 3)
       .addHelpText(
         'after',
         `
@@ -31,13 +24,12 @@ Examples:
   mpiexec -n 8 --hostfile hosts npx propainter dist-check --floats 40000000
   srun -n 8 npx propainter dist-check`,
       )
-      .action(async (o: { nproc?: string; mpi?: string; floats: string; reps: string }) => {
+      .action(async (o: { nproc?: number; mpi?: string; floats: number; reps: number }) => {
         const { runJob, detectPlacement, MPI_FLAVOURS } = require('../../dist') as typeof import('../../dist');
         if (o.mpi !== undefined && !MPI_FLAVOURS.includes(o.mpi as MpiFlavour)) throw new UserError(`--mpi ${o.mpi}: use one of ${MPI_FLAVOURS.join(', ')}`);
-        const underLauncher = (detectPlacement()?.size ?? 1) > 1;
-        const nproc = o.nproc === undefined ? (underLauncher ? undefined : 2) : count('--nproc', o.nproc, 2, 1);
-        const floats = count('--floats', o.floats, 0, 0);
-        const reps = count('--reps', o.reps, 3, 1);
+        // Under a launcher its process count applies; from a plain process, two by default.
+        const nproc = o.nproc ?? ((detectPlacement()?.size ?? 1) > 1 ? undefined : 2);
+        const { floats, reps } = o;
         await runJob({ nproc, mpi: o.mpi as MpiFlavour | undefined }, async (comm) => {
           const { checkCollectives, timeAllreduce } = require('../../dist/selftest') as typeof import('../../dist/selftest');
           checkCollectives(comm);
