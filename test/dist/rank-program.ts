@@ -68,9 +68,10 @@ async function main(): Promise<void> {
   const nproc = arg('--nproc');
   await runJob({ nproc: nproc ? Number(nproc) : undefined, mpi: arg('--mpi') as MpiFlavour | undefined }, async (comm) => {
     if (mode === 'check') {
-      // Loaded here only: the runtime takes seconds to import, and the other modes do not need it.
+      // The backend training ranks use (wasm and MPI in one process). Loaded here only: the
+      // runtime takes seconds to import, and the other modes do not need it.
       const { useBackend } = require('../../lib/runtime') as typeof import('../../lib/runtime');
-      await useBackend('cpu');
+      await useBackend('wasm');
       console.log(`RESULT ${JSON.stringify(check(comm))}`);
     } else if (mode.startsWith('die:')) {
       const buf = new Float32Array(4);
