@@ -115,7 +115,10 @@ function alive(pid: number): boolean {
   }
 }
 
-/** pid by rank from the rank-R.pid files, and the ranks that have finished (rank-R.done). */
+/**
+ * pid by rank from the rank-R.pid files, and the ranks that have finished (rank-R.done). A pid
+ * file caught while being written reads as empty and is picked up by the next poll.
+ */
 function readRankDir(dir: string): { pids: Map<number, number>; done: Set<number> } {
   const pids = new Map<number, number>();
   const done = new Set<number>();

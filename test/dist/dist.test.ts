@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend } from '../../lib/runtime';
+import { copyFloatsInto, useBackend } from '../../lib/runtime';
 import {
   SingleProcess,
   allreduceMeanTensors,
@@ -83,6 +83,24 @@ test('one process: runJob runs the body in place; collectives keep values; tenso
   assert.equal(tf.memory().numTensors, before + 1);
   assert.throws(() => allreduceMeanTensors(comm, { i: tf.tensor([1], [1], 'int32') }), /i: a int32 tensor; only float32/);
   tf.dispose([g.w, mean.w]);
+});
+
+test('copyFloatsInto writes a tensor at an offset: from the wasm heap, through dataSync elsewhere', async () => {
+  await useBackend('cpu');
+  const onCpu = tf.tensor([5, 6], [2]);
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await useBackend(backend);
+    const t = tf.tensor([[1.5, -2], [3, 4.25]]);
+    const dst = new Float32Array(8).fill(9);
+    copyFloatsInto(t, dst, 2);
+    // A tensor made under cpu, read while wasm is active, takes the dataSync path.
+    copyFloatsInto(onCpu, dst, 6);
+    assert.deepEqual(Array.from(dst), [9, 9, 1.5, -2, 3, 4.25, 5, 6], backend);
+    t.dispose();
+  }
+  onCpu.dispose();
+  await useBackend('cpu');
+  assert.throws(() => copyFloatsInto(tf.tensor([1], [1], 'int32'), new Float32Array(1)), /copyFloatsInto: a int32 tensor/);
 });
 
 test('mpiexec: flavour from --version, flags per flavour, a one-line error naming the package when missing', () => {
