@@ -3,9 +3,9 @@
  *   node --import tsx test/dist/rank-program.ts MODE [--nproc N] [--mpi openmpi|mpich]
  * From a plain process with --nproc 2 it launches itself through lib/dist; under mpiexec it joins.
  * MODE check  — exact collectives; each rank prints `RESULT <json>` on stdout.
- *      die:H  — after one allreduce rank 1 fails by H (kill, throw, async throw, exit0, exit3) while rank 0 waits
+ *      die:H  — after one allreduce rank 1 fails by H (kill, throw, async: a throw in a timer, exit0) while rank 0 waits
  *               in the next allreduce.
- *      early:H — rank 1 leaves before joining (exit0, exit3); rank 0 waits in MPI_Init.
+ *      early:exit3 — rank 1 exits with code 3 before joining; rank 0 waits in MPI_Init.
  *      stop   — steps of 100 ms with agreeToStop(launcherAskedToStop()); prints `STEP r k` and
  *               `STOPPED r k`.
  */
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   // Before joining: rank 1 (by its launcher's variables) leaves at once.
   if (mode.startsWith('early:') && (process.env.OMPI_COMM_WORLD_RANK ?? process.env.PMI_RANK) === '1') {
     console.error('rank 1 leaves before joining');
-    process.exit(mode === 'early:exit0' ? 0 : 3);
+    process.exit(3);
   }
   const nproc = arg('--nproc');
   await runJob({ nproc: nproc ? Number(nproc) : undefined, mpi: arg('--mpi') as MpiFlavour | undefined }, async (comm) => {
@@ -91,7 +91,6 @@ async function main(): Promise<void> {
           await new Promise((r) => setTimeout(r, 600_000));
         }
         if (how === 'exit0') process.exit(0);
-        if (how === 'exit3') process.exit(3);
       }
       comm.allreduceMean(buf);
       console.log(`UNEXPECTED rank ${comm.rank} passed the allreduce`);
