@@ -211,6 +211,12 @@ export async function launchRanks(opts: LaunchOptions): Promise<void> {
   };
   child.stdout.on('data', pass(opts.stdout ?? process.stdout));
   child.stderr.on('data', pass(out));
+  // SIGTERM lets Open MPI's launcher clean up (session folder, shared-memory segments) as it ends
+  // the ranks; MPICH's forwards it to the ranks, which may be handling it: SIGKILL follows.
+  const endJob = (): void => {
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+  };
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
@@ -219,12 +225,12 @@ export async function launchRanks(opts: LaunchOptions): Promise<void> {
       child.kill('SIGUSR1');
     } else {
       out.write(`propainter: ${sig} again: ending the job\n`);
-      // Both launchers take their ranks down with them.
-      child.kill('SIGKILL');
+      endJob();
     }
   };
   const onExit = (): void => {
     // This process is going away (an error, process.exit): do not leave the job running unseen.
+    // No time to wait here; both launchers take their ranks down with them.
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
   // A rank gone without finishing is normally the launcher's to clean up; when it does not (a
@@ -242,7 +248,7 @@ export async function launchRanks(opts: LaunchOptions): Promise<void> {
       if (seen.ended || now - since < GRACE_MS) continue;
       seen.ended = `rank ${rank} of ${opts.nproc} (pid ${pids.get(rank)}) ended without finishing and ${name} kept the job running; ended it`;
       out.write(`propainter: ${seen.ended}\n`);
-      child.kill('SIGKILL');
+      endJob();
     }
   }, POLL_MS);
   process.on('SIGINT', onSignal);
@@ -261,6 +267,8 @@ export async function launchRanks(opts: LaunchOptions): Promise<void> {
     process.off('exit', onExit);
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  // MPICH's launcher may exit with 0 after a SIGTERM, so the request decides.
+  if (signals >= 2) throw new UserError(`the job on ${opts.nproc} ranks was ended on request (a second Ctrl-C / SIGTERM)`, 130);
   if (result.code === 0 && !seen.ended) return;
   const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.code}`;
   const failure = describeFailure(tail, opts.nproc, seen) ?? `the job on ${opts.nproc} ranks failed`;
