@@ -1,4 +1,5 @@
 /** Hostile files shared by the rows: weights that must be refused before they cost memory. */
+import { buildTorchZip } from '../../lib/io/zip';
 import { PickleBytes, rezipDeflated } from '../fixtures/pth-writer';
 import type { Sandbox } from './harness';
 
@@ -32,4 +33,20 @@ export function badSafetensors(s: Sandbox): string {
   b.writeBigUInt64LE(BigInt(json.length));
   json.copy(b, 8);
   return s.write('bad.safetensors', b);
+}
+
+/** lie.pth: a torch zip whose pickle announces a 2 GB string in a few bytes. */
+export function lyingPickle(s: Sandbox): string {
+  const pkl = new PickleBytes().op(0x80, 2, 0x58).u32(0x7ffffff0).ascii('abc').op(0x2e).bytes();
+  return s.write('lie.pth', Buffer.concat(buildTorchZip([{ name: 'archive/data.pkl', data: pkl }, { name: 'archive/version', data: Buffer.from('3\n') }])));
+}
+
+/** cut.pth: the first half of a valid torch zip (an interrupted download). */
+export function truncatedPth(s: Sandbox): string {
+  const zip = Buffer.concat(buildTorchZip([
+    { name: 'archive/data.pkl', data: new PickleBytes().op(0x80, 2, 0x7d, 0x2e).bytes() },
+    { name: 'archive/data/0', data: new Uint8Array(4096) },
+    { name: 'archive/version', data: Buffer.from('3\n') },
+  ]));
+  return s.write('cut.pth', zip.subarray(0, zip.length >> 1));
 }

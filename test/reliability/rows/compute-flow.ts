@@ -1,7 +1,7 @@
 /** `propainter compute-flow`: input/output folders and the RAFT weights file, checked before any flow is computed. */
 import { encodePng } from '../../../lib/io/image';
 import { HostileRow, lit, readOnlyDir, readOnlyUnavailable, Sandbox } from '../harness';
-import { badSafetensors, bombPth } from '../files';
+import { badSafetensors, bombPth, lyingPickle, truncatedPth } from '../files';
 
 /** frames/v/00000.png, 00001.png (16×16; never decoded by these rows). */
 async function frames(s: Sandbox): Promise<string> {
@@ -60,6 +60,24 @@ export const rows: HostileRow[] = [
     '--raft safetensors with negative data_offsets',
     async (s) => ['-i', await frames(s), '-o', 'flows', '--raft', badSafetensors(s)],
     (s) => new RegExp(`^${lit(s.at('bad.safetensors'))}: tensor "fnet.conv1.weight" has invalid data_offsets \\[-64,0\\]`),
+    'flows',
+  ),
+  flow(
+    '--raft a pickle announcing a 2 GB string',
+    async (s) => ['-i', await frames(s), '-o', 'flows', '--raft', lyingPickle(s)],
+    (s) => new RegExp(`^${lit(s.at('lie.pth'))} \\(archive/data\\.pkl\\): BINUNICODE of 2147483632 bytes at byte 2 .*exceeds`),
+    'flows',
+  ),
+  flow(
+    '--raft a truncated download',
+    async (s) => ['-i', await frames(s), '-o', 'flows', '--raft', truncatedPth(s)],
+    (s) => new RegExp(`^${lit(s.at('cut.pth'))}: truncated or corrupt ZIP archive: no end-of-central-directory record`),
+    'flows',
+  ),
+  flow(
+    '--raft a saved HTML error page',
+    async (s) => ['-i', await frames(s), '-o', 'flows', '--raft', s.write('raft.pth', '<!DOCTYPE html><html>404</html>')],
+    (s) => new RegExp(`^${lit(s.at('raft.pth'))}: this is an HTML/XML page \\(\\d+ bytes\\), not a checkpoint`),
     'flows',
   ),
   {
