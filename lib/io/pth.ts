@@ -152,7 +152,7 @@ function storageLoader(storages: Map<string, StorageRef>) {
  * its entries (nothing to inflate); one re-zipped by a tool compresses weights little. The
  * allowance stops a small file from inflating to gigabytes (deflate reaches ~1000:1).
  */
-export function inflateBudget(fileSize: number): number {
+function inflateBudget(fileSize: number): number {
   return 64 * 2 ** 20 + 16 * fileSize;
 }
 
