@@ -8,10 +8,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { writeFileAtomic } from '../io/atomic';
+import { resolveInside } from '../io/paths';
 import { escapeHtml } from '../viz/display';
 import { Figure, figureHtml, plotlyScriptTag } from '../viz/plotly';
 import { lineFigure, withSmoothing } from '../viz/charts';
-import { SAMPLES_DIR } from '../train/callbacks/samples';
+import { SAMPLES_DIR, SAMPLES_INDEX } from '../train/callbacks/samples';
 import type { SampleEntry } from '../train/callbacks/samples';
 import { RunLog, scalarNames, scalarSeries, trainingSeconds, windowMean } from './run-log';
 
@@ -112,8 +113,14 @@ function summaryRows(run: RunLog): string[][] {
   return rows;
 }
 
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
 function imageTag(run: RunLog, e: SampleEntry): string {
-  const png = fs.readFileSync(path.join(run.dir, SAMPLES_DIR, e.file));
+  // The index is a file in the run folder: its names must not embed files from elsewhere.
+  const samples = path.join(run.dir, SAMPLES_DIR);
+  const file = resolveInside(samples, e.file, `${path.join(samples, SAMPLES_INDEX)}: file`, { real: true });
+  const png = fs.readFileSync(file);
+  if (png.byteLength < 24 || !png.subarray(0, 8).equals(PNG_SIGNATURE)) throw new Error(`${file}: not a PNG image`);
   // Small training-size images are shown enlarged (crisp pixels) to about 400 px wide or 600 px high.
   const width = png.readUInt32BE(16);
   const height = png.readUInt32BE(20);
@@ -202,7 +209,6 @@ export function renderRunReport(runs: RunLog[], opts: ReportOptions = {}): strin
 /** Writes the report atomically; returns its size in bytes. */
 export function writeRunReport(file: string, runs: RunLog[], opts: ReportOptions = {}): number {
   const html = renderRunReport(runs, opts);
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   writeFileAtomic(file, html);
   return Buffer.byteLength(html);
 }

@@ -12,6 +12,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CliCommand } from '../command';
 import { UserError, intOption } from '../command';
 import type { BackendName } from '../../runtime';
+import { checkWritableDir } from '../../io/atomic';
+import { isInside } from '../../io/paths';
 
 export interface ComputeFlowOptions {
   rootPath: string;
@@ -77,12 +79,9 @@ export async function computeFlow(o: ComputeFlowOptions): Promise<ComputeFlowSum
   }
   const root = path.resolve(o.rootPath);
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new UserError(`${root}: --root_path is not a folder of video frame folders`);
-  if (!fs.existsSync(o.raft)) {
-    throw new UserError(
-      `RAFT weights not found: ${o.raft}. Pretrained weights (raft-things.pth from the official ProPainter release) ` +
-        `are user-supplied and never downloaded by this tool; pass the file with --raft <path>.`,
-    );
-  }
+  const save = path.resolve(o.savePath);
+  // Flow folders inside the frames folder would be read back as videos on the next run.
+  if (isInside(root, save)) throw new UserError(`${save}: --save_path must be outside --root_path ${root}`);
   let videos = listVideos(root);
   if (o.videos) {
     const missing = o.videos.filter((v) => !videos.includes(v));
@@ -90,14 +89,28 @@ export async function computeFlow(o: ComputeFlowOptions): Promise<ComputeFlowSum
     videos = o.videos;
   }
   if (videos.length === 0) throw new UserError(`${root}: no video folders`);
+  // Everything the run needs is checked before the first flow is computed.
+  const frameLists = new Map(videos.map((v) => [v, listFrames(path.join(root, v))]));
+  for (const [v, frames] of frameLists) if (frames.length === 0) throw new UserError(`${path.join(root, v)}: empty video (no frames)`);
+  if (!fs.existsSync(o.raft)) {
+    throw new UserError(
+      `RAFT weights not found: ${o.raft}. Pretrained weights (raft-things.pth from the official ProPainter release) ` +
+        `are user-supplied and never downloaded by this tool; pass the file with --raft <path>.`,
+    );
+  }
+  try {
+    checkWritableDir(save, '--save_path');
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
   const chunk = o.pairChunk ?? defaultPairChunk(h, w);
   const t0 = Date.now();
   const summary: ComputeFlowSummary = { videos: videos.length, pairs: 0, computed: 0, skipped: 0, seconds: 0 };
   let model: import('../../models/raft').RAFT | null = null;
   try {
     for (const [vi, video] of videos.entries()) {
-      const frames = listFrames(path.join(root, video));
-      const outDir = path.join(o.savePath, video);
+      const frames = frameLists.get(video)!;
+      const outDir = path.join(save, video);
       const pending: number[] = [];
       for (let i = 0; i + 1 < frames.length; i++) {
         const names = flowFileNames(frames[i], frames[i + 1]);
@@ -107,6 +120,10 @@ export async function computeFlow(o: ComputeFlowOptions): Promise<ComputeFlowSum
       const nPairs = Math.max(0, frames.length - 1);
       summary.pairs += nPairs;
       summary.skipped += nPairs - pending.length;
+      if (nPairs === 0) {
+        log(`Processing: ${video} [${vi + 1}/${videos.length}] — a single frame: no pairs, nothing written`);
+        continue;
+      }
       log(`Processing: ${video} [${vi + 1}/${videos.length}] — ${nPairs} pairs, ${pending.length} to compute${nPairs - pending.length ? `, ${nPairs - pending.length} already written` : ''}`);
       if (pending.length === 0) continue;
       if (!model) {

@@ -86,7 +86,8 @@ Dataset root layout:
             bar.update(done);
           },
           onVideo: (name, status, detail) => {
-            if (status === 'failed') process.stderr.write(`\n${detail}\n`);
+            // Shown as it happens beside the progress bar; the final error lists every failure.
+            if (status === 'failed' && process.stderr.isTTY) process.stderr.write(`\n${detail}\n`);
             void name;
           },
         });
@@ -128,16 +129,16 @@ Dataset root layout:
         const { writeMaskSet } = (require('../../data/prepare') as typeof import('../../data/prepare'));
         const { readIndex } = (require('../../data/layout') as typeof import('../../data/layout'));
         let videos: { name: string; frames: number }[];
-        if (o.index) {
-          const idx = readIndex(path.resolve(o.index));
-          videos = Object.entries(idx).map(([name, frames]) => ({ name, frames }));
+        const source = o.index ? path.resolve(o.index) : undefined;
+        if (source) {
+          videos = Object.entries(readIndex(source)).map(([name, frames]) => ({ name, frames }));
         } else {
           if (!o.videos || !o.frames) throw new UserError('give --videos and --frames, or --index');
           videos = Array.from({ length: o.videos }, (_, i) => ({ name: `video_${String(i).padStart(4, '0')}`, frames: o.frames! }));
         }
         const bar = progressBar('masks');
         bar.start(videos.length, 0);
-        const res = await writeMaskSet({ out: o.out, videos, width: o.width, height: o.height, seed: o.seed, onVideo: () => bar.increment() });
+        const res = await writeMaskSet({ out: o.out, videos, source, width: o.width, height: o.height, seed: o.seed, onVideo: () => bar.increment() });
         bar.stop();
         console.log(`wrote masks for ${res.done.length} video(s) in ${path.resolve(o.out)}; skipped ${res.skipped.length} existing`);
       }),
