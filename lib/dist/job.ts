@@ -4,6 +4,7 @@
  * the ranks itself (lib/dist/launch.ts) and only waits; otherwise it runs in this process.
  */
 import { UserError } from '../cli/command';
+import { errorText } from '../cli/main';
 import type { Communicator } from './communicator';
 import { LAUNCH_MARKER, joinJob } from './join';
 import { launchRanks } from './launch';
@@ -40,9 +41,10 @@ export async function runJob(opts: JobOptions, body: (comm: Communicator) => Pro
   try {
     await body(comm);
   } catch (e) {
-    const err = e as Error;
-    console.error(`propainter: rank ${comm.rank} of ${comm.size} failed: ${err.name === 'UserError' ? err.message : (err.stack ?? String(err))}`);
-    comm.abort((err as { exitCode?: number }).exitCode ?? 1);
+    // As the CLI reports errors: one line, the stack with --debug (the ranks share the argv).
+    console.error(`propainter: rank ${comm.rank} of ${comm.size} failed: ${errorText(e)}`);
+    if (process.argv.includes('--debug') && e instanceof Error && e.stack) console.error(e.stack);
+    comm.abort((e as { exitCode?: number }).exitCode ?? 1);
   }
   comm.finalize();
 }
