@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Command } from 'commander';
 import type { CliCommand } from '../command';
-import { UserError, intOption } from '../command';
+import { UserError, choiceOption as oneOf, intOption } from '../command';
 
 type Bar = { start(total: number, v: number): void; increment(n?: number): void; update(v: number): void; setTotal(n: number): void; getTotal(): number; stop(): void };
 
@@ -23,12 +23,6 @@ function progressBar(label: string): Bar {
   ) as unknown as Bar;
 }
 
-function oneOf<T extends string>(name: string, values: readonly T[]) {
-  return (v: string): T => {
-    if (!values.includes(v as T)) throw new UserError(`--${name} must be one of ${values.join(', ')} (got '${v}')`);
-    return v as T;
-  };
-}
 
 /** Runs an action; library errors (which name their file) become plain CLI errors. */
 function run<A extends unknown[]>(fn: (...a: A) => Promise<void>): (...a: A) => Promise<void> {
