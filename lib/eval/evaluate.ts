@@ -133,7 +133,7 @@ async function run(o: EvaluationCommon, r: Runner): Promise<ResultsFile> {
       complete,
       protocol: o.protocol,
       weights: o.weights,
-      backend: o.backend ?? tf.getBackend(),
+      backend: o.backend ?? tf.getBackend() ?? 'none',
       updated: new Date().toISOString(),
       videos_total: names.length,
       summary,

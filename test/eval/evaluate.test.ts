@@ -11,60 +11,29 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../lib/runtime';
-import { writeSynthDataset } from '../../lib/data/prepare';
 import { encodePng, readRgb } from '../../lib/io/image';
 import { applyDetInit } from '../../lib/init/apply';
 import { RecurrentFlowCompleteNet, completeFlows } from '../../lib/models/flow-completion';
 import { flowToColor } from '../../lib/viz/flow';
 import { EvalDataset, EvalDatasetOptions } from '../../lib/eval/dataset';
-import { CompleteVideo, evaluateFlowCompletion, evaluateProPainter } from '../../lib/eval/evaluate';
+import { CompleteVideo, evaluateFlowCompletion } from '../../lib/eval/evaluate';
 import { epe, psnr } from '../../lib/eval/metrics';
-import { EvalProtocol, VideoRecord, readResultsFile } from '../../lib/eval/results';
+import { VideoRecord, readResultsFile } from '../../lib/eval/results';
+import { H, W, datasetOptions, evalDataset, evaluateWith, fillHoles, testProtocol } from './helpers';
 
-const W = 80;
-const H = 72;
 let TMP = '';
 let ROOT = '';
 
 before(async () => {
   await useBackend('wasm');
   TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'pp-eval-'));
-  ROOT = path.join(TMP, 'syn');
-  await writeSynthDataset({ out: ROOT, videos: 3, frames: 3, width: W, height: H, seed: 5, format: 'png', floEncoding: 'float32', maxSpeed: 2 });
+  ROOT = await evalDataset(TMP);
 });
 after(() => fs.rmSync(TMP, { recursive: true, force: true }));
 
-const dsOptions = (extra: Partial<EvalDatasetOptions> = {}): EvalDatasetOptions => ({
-  videoRoot: path.join(ROOT, `JPEGImages_${W}_${H}`), maskRoot: path.join(ROOT, 'test_masks'), flowRoot: path.join(ROOT, 'flows'),
-  loadFlow: true, width: W, height: H, ...extra,
-});
-
-function protocol(ds: EvalDataset, extra: Partial<EvalProtocol> = {}): EvalProtocol {
-  return {
-    model: 'propainter', dataset: 'davis', task: 'video_completion', width: W, height: H, neighbor_length: 10, ref_stride: 10,
-    raft_iter: 20, load_flow: true, video_root: ds.videoRoot, mask_root: ds.maskRoot, flow_root: ds.flowRoot, videos: null,
-    max_frames: null, frames_from: null, ...extra,
-  };
-}
-
-/** Test double: known pixels kept, holes filled with 127.5 (not an integer: saved frames truncate it). */
-function greyFill(calls: string[], failOn?: string): CompleteVideo {
-  return async (v) => {
-    if (v.name === failOn) throw new Error(`interrupted at ${v.name}`);
-    calls.push(v.name);
-    const out = Float32Array.from(v.framesU8);
-    for (let p = 0; p < v.T * v.H * v.W; p++) if (v.masks[p]) out.fill(127.5, 3 * p, 3 * p + 3);
-    return out;
-  };
-}
-
-async function evaluate(out: string, complete: CompleteVideo, extra: { fresh?: boolean; protocol?: Partial<EvalProtocol> } = {}) {
-  const ds = EvalDataset.open(dsOptions());
-  return evaluateProPainter({
-    out, protocol: protocol(ds, extra.protocol), dataset: ds, weights: {}, complete, flows: { kind: 'loaded' }, completionNeedsFlows: false,
-    timed: false, i3d: null, lpips: null, saveResults: true, fresh: extra.fresh, notes: ['VFID skipped: test'], log: () => {},
-  });
-}
+const dsOptions = (extra: Partial<EvalDatasetOptions> = {}) => datasetOptions(ROOT, extra);
+const evaluate = (out: string, complete: CompleteVideo, extra: Parameters<typeof evaluateWith>[3] = {}) => evaluateWith(ROOT, out, complete, extra);
+const greyFill = (calls: string[], failOn?: string) => fillHoles(calls, { failOn });
 
 const read = (f: string) => fs.readFileSync(f, 'utf8');
 
@@ -157,7 +126,7 @@ test('flow-completion evaluation: EPE of the completed flows against the input f
   const out = path.join(TMP, 'flowcomp');
   try {
     const res = await evaluateFlowCompletion({
-      out, protocol: protocol(ds, { model: 'flowcomp', videos: [...ds.videoNames] }), dataset: ds, weights: {}, model: net,
+      out, protocol: testProtocol(ds, { model: 'flowcomp', videos: [...ds.videoNames] }), dataset: ds, weights: {}, model: net,
       flows: { kind: 'loaded' }, saveResults: true, log: () => {},
     });
     const v = await ds.load(1);
@@ -182,7 +151,7 @@ test('flow-completion evaluation: EPE of the completed flows against the input f
     for (const fr of ['00000.png', '00001.png', '00002.png']) fs.writeFileSync(path.join(empty, 'synth_0000', fr), blank);
     const ds0 = EvalDataset.open(dsOptions({ maskRoot: empty, videos: ['synth_0000'] }));
     const res0 = await evaluateFlowCompletion({
-      out: path.join(TMP, 'flowcomp0'), protocol: protocol(ds0, { model: 'flowcomp', mask_root: empty }), dataset: ds0, weights: {}, model: net,
+      out: path.join(TMP, 'flowcomp0'), protocol: testProtocol(ds0, { model: 'flowcomp', mask_root: empty }), dataset: ds0, weights: {}, model: net,
       flows: { kind: 'loaded' }, log: () => {},
     });
     assert.equal(res0.summary.epe, 0);
