@@ -112,7 +112,7 @@ export async function runEvaluation(req: EvaluationRequest): Promise<ResultsFile
     if (model === 'flowcomp') {
       const net = load('flowcomp', (f) => loadPretrained(() => new RecurrentFlowCompleteNet(), f, 'Flow-completion', 'recurrent_flow_completion.pth from the official ProPainter release'));
       const flows: FlowSource = req.loadFlow ? { kind: 'loaded' } : raftFlows();
-      log(`flow completion on ${dataset.length} videos (${req.loadFlow ? 'flows from --flow_root' : `RAFT ${raftIter} iterations in ${EVAL_RAFT_CHUNK}-frame chunks`}) → ${path.resolve(out)}`);
+      log(`flow completion on ${dataset.length} video(s) (${req.loadFlow ? 'flows from --flow_root' : `RAFT ${raftIter} iterations in ${EVAL_RAFT_CHUNK}-frame chunks`}) → ${path.resolve(out)}`);
       return await evaluateFlowCompletion({ ...common, model: net, flows });
     }
     const complete: CompleteVideo = framesFromFolder(req.framesFrom!);
@@ -139,7 +139,7 @@ export async function runEvaluation(req: EvaluationRequest): Promise<ResultsFile
       else notes.push(`E_warp skipped: it needs flows of the ground-truth frames (--load_flow, or RAFT weights at ${path.resolve(fileOf('raft'))})`);
     }
     for (const n of notes) log(`note: ${n}`);
-    log(`scoring the frames of ${path.resolve(req.framesFrom!)} on ${dataset.length} videos → ${path.resolve(out)}`);
+    log(`scoring the frames of ${path.resolve(req.framesFrom!)} on ${dataset.length} video(s) → ${path.resolve(out)}`);
     return await evaluateProPainter({ ...common, complete, flows, completionNeedsFlows: false, timed: false, i3d, lpips });
   } finally {
     for (const m of owned) m.dispose();
