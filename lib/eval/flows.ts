@@ -17,18 +17,18 @@ export const EVAL_RAFT_CHUNK = 60;
 export type FlowSource = { kind: 'loaded' } | { kind: 'raft'; model: RAFT; iters: number };
 
 /**
- * RAFT_bi over a whole video [1, T, H, W, 3] in [-1, 1] in the official 60-frame chunks
- * (frames f…f+59 for the first, f−1…f+59 after): forward and backward flows [1, T−1, H, W, 2].
+ * RAFT_bi over a whole video [1, T, H, W, 3] in [-1, 1] in the official chunks of `chunk` = 60
+ * frames (frames f…f+59 for the first, f−1…f+59 after): forward and backward flows [1, T−1, H, W, 2].
  */
-export function evaluationRaftFlows(raft: RAFT, frames: tf.Tensor5D, iters: number): { forward: tf.Tensor5D; backward: tf.Tensor5D } {
+export function evaluationRaftFlows(raft: RAFT, frames: tf.Tensor5D, iters: number, chunk = EVAL_RAFT_CHUNK): { forward: tf.Tensor5D; backward: tf.Tensor5D } {
   const [b, t, h, w] = frames.shape;
-  if (t <= EVAL_RAFT_CHUNK) return raftBi(raft, frames, { iters });
+  if (t <= chunk) return raftBi(raft, frames, { iters });
   const fwd: tf.Tensor5D[] = [];
   const bwd: tf.Tensor5D[] = [];
   try {
-    for (let f = 0; f < t; f += EVAL_RAFT_CHUNK) {
+    for (let f = 0; f < t; f += chunk) {
       const start = f === 0 ? 0 : f - 1;
-      const end = Math.min(t, f + EVAL_RAFT_CHUNK);
+      const end = Math.min(t, f + chunk);
       const clip = tf.slice(frames, [0, start, 0, 0, 0], [b, end - start, h, w, 3]);
       try {
         const r = raftBi(raft, clip, { iters });
