@@ -91,6 +91,8 @@ export async function runEvaluation(req: EvaluationRequest): Promise<ResultsFile
     frames_from: req.framesFrom ? path.resolve(req.framesFrom) : null,
   };
   const out = req.out ?? defaultEvaluationDir(model, req.dataset, task, refStride, neighborLength);
+  // Saving results (or --fresh) in the folder being scored would overwrite (or delete) its frames.
+  if (req.framesFrom && path.resolve(req.framesFrom) === path.resolve(out)) throw new Error(`${path.resolve(out)}: --frames_from must not be the output folder`);
   const weights: Record<string, WeightInfo> = {};
   const notes: string[] = [];
   const owned: Module[] = [];

@@ -16,7 +16,7 @@ import { applyDetInit } from '../../lib/init/apply';
 import { RecurrentFlowCompleteNet, completeFlows } from '../../lib/models/flow-completion';
 import { flowToColor } from '../../lib/viz/flow';
 import { EvalDataset, EvalDatasetOptions } from '../../lib/eval/dataset';
-import { CompleteVideo, evaluateFlowCompletion } from '../../lib/eval/evaluate';
+import { CompleteVideo, evaluateFlowCompletion, framesFromFolder } from '../../lib/eval/evaluate';
 import { epe, psnr } from '../../lib/eval/metrics';
 import { VideoRecord, readResultsFile } from '../../lib/eval/results';
 import { H, W, datasetOptions, evalDataset, evaluateWith, fillHoles, testProtocol } from './helpers';
@@ -101,6 +101,27 @@ test('an interrupted evaluation resumes: finished videos are skipped and the out
   const fresh: string[] = [];
   await evaluate(out, greyFill(fresh), { fresh: true, protocol: { neighbor_length: 20 } });
   assert.equal(fresh.length, 3);
+});
+
+test('object removal: no ground truth, so time only and no metrics file (as the official script)', async () => {
+  const out = path.join(TMP, 'removal');
+  const res = await evaluate(out, greyFill([]), { protocol: { task: 'object_removal' } });
+  assert.ok(!fs.existsSync(path.join(out, 'davis_metrics.txt')));
+  assert.deepEqual(Object.keys(res.per_video[0]), ['video', 'index', 'frames', 'height', 'width', 'mask_area', 'seconds_per_frame']);
+  assert.equal(res.summary.psnr, null);
+  assert.ok(fs.existsSync(path.join(out, 'synth_0002', '00002.png')));
+});
+
+test('scoring frames from a folder checks their count and size', async () => {
+  const ds = EvalDataset.open(dsOptions());
+  const v = await ds.load(0);
+  const dir = path.join(TMP, 'frames_from');
+  fs.mkdirSync(path.join(dir, v.name), { recursive: true });
+  const png = (w: number) => encodePng({ width: w, height: H, channels: 3, data: new Uint8Array(w * H * 3) });
+  for (const f of ['00000.png', '00001.png']) fs.writeFileSync(path.join(dir, v.name, f), await png(W));
+  await assert.rejects(framesFromFolder(dir)(v, null), new RegExp(`${path.join(dir, v.name)}: 2 result frames for a 3-frame video`));
+  fs.writeFileSync(path.join(dir, v.name, '00002.png'), await png(W + 8));
+  await assert.rejects(framesFromFolder(dir)(v, null), new RegExp(`00002\\.png: ${W + 8}x${H}, the evaluation runs at ${W}x${H}`));
 });
 
 test('dataset errors are one line naming the path', () => {
