@@ -133,28 +133,31 @@ function perVideoFigures(evals: EvalRun[], names: string[], m: Metric): string {
   return figureHtml(belowLegend(bars)) + figureHtml(belowLegend(scatter));
 }
 
-/** Per-video values of every folder and their differences to the first folder, with a chart. */
+/**
+ * Per-video values of every folder and their differences to the first folder ('–' where a folder
+ * lacks the video), with a chart of the differences of the main metric.
+ */
 function comparison(evals: EvalRun[], names: string[], metrics: Metric[]): string {
-  const base = new Map(evals[0].results.per_video.map((r) => [String(r.video), r]));
-  const common = evals[0].results.per_video.map((r) => String(r.video)).filter((v) => evals.every((e) => e.results.per_video.some((r) => r.video === v)));
-  if (!common.length) return '<p>The folders have no video in common.</p>';
   const rowsOf = evals.map((e) => new Map(e.results.per_video.map((r) => [String(r.video), r])));
-  const head = ['video', ...metrics.flatMap((m) => [`${m.label}: ${names[0]}`, ...names.slice(1).flatMap((n) => [n, `Δ ${n}`])])];
-  const diff = (i: number, v: string, m: Metric) => num(rowsOf[i].get(v)![m.key]) - num(base.get(v)![m.key]);
+  const videos = evals[0].results.per_video.map((r) => String(r.video)).filter((v) => rowsOf.slice(1).some((m) => m.has(v)));
+  if (!videos.length) return `<p>No video of ${escapeHtml(names[0])} was evaluated in the other folders.</p>`;
+  const value = (i: number, v: string, m: Metric) => num(rowsOf[i].get(v)?.[m.key]);
+  const diff = (i: number, v: string, m: Metric) => value(i, v, m) - value(0, v, m);
   const shade = (d: number, m: Metric) => (d === 0 || !Number.isFinite(d) ? '' : (d > 0) === m.higherIsBetter ? 'better' : 'worse');
-  const body = common.map((v) => [
+  const head = ['video', ...metrics.flatMap((m) => [`${m.label}: ${names[0]}`, ...names.slice(1).flatMap((n) => [n, `Δ ${n}`])])];
+  const body = videos.map((v) => [
     escapeHtml(v),
     ...metrics.flatMap((m) => [
-      `<span>${fmt(num(base.get(v)![m.key]), m.digits)}</span>`,
+      fmt(value(0, v, m), m.digits),
       ...evals.slice(1).flatMap((_, j) => {
         const d = diff(j + 1, v, m);
-        return [`<span>${fmt(num(rowsOf[j + 1].get(v)![m.key]), m.digits)}</span>`, `<span class="${shade(d, m)}">${d > 0 ? '+' : ''}${fmt(d, m.digits)}</span>`];
+        return [fmt(value(j + 1, v, m), m.digits), `<span class="${shade(d, m)}">${d > 0 ? '+' : ''}${fmt(d, m.digits)}</span>`];
       }),
     ]),
   ]);
   const m = metrics[0];
-  const deltas = Object.fromEntries(evals.slice(1).map((_, j) => [`${names[j + 1]} − ${names[0]}`, common.map((v) => diff(j + 1, v, m))]));
-  const chart = barFigure(common, deltas, { title: `${m.label} difference per video (vs ${names[0]})`, yTitle: `Δ ${m.label}`, height: 360 });
+  const deltas = Object.fromEntries(evals.slice(1).map((_, j) => [`${names[j + 1]} − ${names[0]}`, videos.map((v) => diff(j + 1, v, m))]));
+  const chart = barFigure(videos, deltas, { title: `${m.label} difference per video (vs ${names[0]})`, yTitle: `Δ ${m.label}`, height: 360 });
   return table(head, body) + figureHtml(belowLegend(chart));
 }
 
