@@ -11,3 +11,4 @@ export * from './metrics-file';
 export * from './weights';
 export * from './evaluate';
 export * from './run';
+export * from './memory';

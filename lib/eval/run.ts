@@ -11,13 +11,14 @@ import type { Module } from '../nn/module';
 import { loadPretrained } from '../models/weights';
 import { RecurrentFlowCompleteNet } from '../models/flow-completion';
 import { loadRaft, checkRaftSize } from '../models/raft';
-import { loadI3d } from '../models/i3d';
+import { InceptionI3d, loadI3d } from '../models/i3d';
 import { loadLpips } from '../models/lpips';
 import { EvalDataset } from './dataset';
 import { EVAL_RAFT_CHUNK, FlowSource } from './flows';
 import { CompleteVideo, evaluateFlowCompletion, evaluateProPainter, framesFromFolder } from './evaluate';
 import type { EvalDatasetName, EvalModel, EvalProtocol, EvalTask, ResultsFile, WeightInfo } from './results';
 import { EVAL_WEIGHT_FILES, EvalWeightRole, weightInfo } from './weights';
+import { WholeVideoNet, checkWholeVideoFits } from './memory';
 
 export interface EvaluationRequest {
   model?: EvalModel;
@@ -93,6 +94,12 @@ export async function runEvaluation(req: EvaluationRequest): Promise<ResultsFile
   const out = req.out ?? defaultEvaluationDir(model, req.dataset, task, refStride, neighborLength);
   // Saving results (or --fresh) in the folder being scored would overwrite (or delete) its frames.
   if (req.framesFrom && path.resolve(req.framesFrom) === path.resolve(out)) throw new Error(`${path.resolve(out)}: --frames_from must not be the output folder`);
+  // The whole-video networks must fit the wasm heap for the longest video: refused up front.
+  const fits = (net: WholeVideoNet) => {
+    if (tf.getBackend() !== 'wasm') return;
+    const i = dataset.frameCounts.indexOf(Math.max(...dataset.frameCounts));
+    checkWholeVideoFits(net, path.join(dataset.videoRoot, dataset.videoNames[i]), dataset.frameCounts[i], height, width);
+  };
   const weights: Record<string, WeightInfo> = {};
   const notes: string[] = [];
   const owned: Module[] = [];
@@ -112,6 +119,7 @@ export async function runEvaluation(req: EvaluationRequest): Promise<ResultsFile
   try {
     const common = { out, protocol, dataset, weights, saveResults: req.saveResults, fresh: req.fresh, notes, backend: tf.getBackend(), log };
     if (model === 'flowcomp') {
+      fits('flowcomp');
       const net = load('flowcomp', (f) => loadPretrained(() => new RecurrentFlowCompleteNet(), f, 'Flow-completion', 'recurrent_flow_completion.pth from the official ProPainter release'));
       const flows: FlowSource = req.loadFlow ? { kind: 'loaded' } : raftFlows();
       log(`flow completion on ${dataset.length} video(s) (${req.loadFlow ? 'flows from --flow_root' : `RAFT ${raftIter} iterations in ${EVAL_RAFT_CHUNK}-frame chunks`}) → ${path.resolve(out)}`);
@@ -127,7 +135,14 @@ export async function runEvaluation(req: EvaluationRequest): Promise<ResultsFile
       }
       return load(role, make);
     };
-    const i3d = optional('i3d', 'VFID', loadI3d);
+    let i3d: InceptionI3d | null = null;
+    if (completion && dataset.length < 2) {
+      // VFID compares statistics across videos: with one video there is nothing to run I3D for.
+      notes.push('VFID skipped: it compares feature statistics across videos and needs at least 2 videos');
+    } else {
+      if (completion && fs.existsSync(fileOf('i3d'))) fits('i3d');
+      i3d = optional('i3d', 'VFID', loadI3d);
+    }
     const lpips = optional('lpips', 'LPIPS', (f) => {
       const trunk = fileOf('lpips_trunk');
       const m = loadLpips(f, 'alex', { trunk: fs.existsSync(trunk) ? trunk : undefined });

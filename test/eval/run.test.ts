@@ -17,6 +17,7 @@ import { EvalDataset } from '../../lib/eval/dataset';
 import { runEvaluation } from '../../lib/eval/run';
 import { lpipsFrames, truncateToU8 } from '../../lib/eval/video-metrics';
 import type { VideoRecord } from '../../lib/eval/results';
+import { maxFramesThatFit, wholeVideoHeapBytes } from '../../lib/eval/memory';
 import { H, W, datasetOptions, evalDataset, evaluateWith, fillHoles } from './helpers';
 
 let TMP = '';
@@ -73,4 +74,23 @@ test('--frames_from with LPIPS weights only: LPIPS per frame, VFID and E_warp sk
   } finally {
     lpips.dispose();
   }
+});
+
+test('a video the whole-video networks cannot fit on wasm is refused up front, with the estimate and what to change', async () => {
+  // The analyzer's estimate for the flow completion over 80 frames at 240×432 is ~5.36 GiB; ours agrees.
+  assert.ok(Math.abs(wholeVideoHeapBytes('flowcomp', 80, 240, 432) / 2 ** 30 - 5.36) < 0.1);
+  assert.ok(Math.abs(wholeVideoHeapBytes('i3d', 32, 240, 432) / 2 ** 30 - 2.62) < 0.1);
+  const n = maxFramesThatFit('flowcomp', 240, 432);
+  assert.ok(wholeVideoHeapBytes('flowcomp', n, 240, 432) <= 3.5 * 2 ** 30 && wholeVideoHeapBytes('flowcomp', n + 1, 240, 432) > 3.5 * 2 ** 30);
+  // The bundled clip (80 frames): refused before any weights are read or any work is done.
+  const clip = path.resolve(__dirname, '..', '..', 'data', 'davis-sample');
+  await assert.rejects(
+    runEvaluation({
+      model: 'flowcomp', dataset: 'davis', videoRoot: path.join(clip, 'JPEGImages_432_240'), maskRoot: path.join(clip, 'test_masks'),
+      weights: TMP, out: path.join(TMP, 'too-big'), log: () => {},
+    }),
+    (e: Error) =>
+      e.message.startsWith(`${path.join(clip, 'JPEGImages_432_240', 'bmx-trees')}: 80 frames at 432x240 need ~5.`) &&
+      e.message.includes(`--max_frames ${n}`) && !e.message.includes('\n'),
+  );
 });
