@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { readSampleIndex, SampleEntry } from '../train/callbacks/samples';
+import { readSampleIndex, SAMPLES_DIR, SAMPLES_INDEX, SampleEntry } from '../train/callbacks/samples';
 
 export interface StepRow {
   iteration: number;
@@ -95,7 +95,13 @@ export function readRunLog(dir: string): RunLog {
     }
   });
   const byIt = <T extends { iteration: number }>(m: Map<number, T>) => [...m.values()].sort((a, b) => a.iteration - b.iteration);
-  return { dir, name, model, config, steps: byIt(steps), validations: byIt(validations), checkpoints, segments, samples: readSampleIndex(dir) };
+  let samples: SampleEntry[];
+  try {
+    samples = readSampleIndex(dir);
+  } catch (e) {
+    throw new Error(`${path.join(dir, SAMPLES_DIR, SAMPLES_INDEX)}: ${(e as Error).message}`);
+  }
+  return { dir, name, model, config, steps: byIt(steps), validations: byIt(validations), checkpoints, segments, samples };
 }
 
 /** Seconds spent in training steps (validation and checkpoint writing excluded). */

@@ -87,7 +87,7 @@ export function validate(field: Field, value: unknown, path: string, problems: s
       const src = value as Record<string, unknown>;
       const out: Record<string, unknown> = {};
       for (const k of Object.keys(src)) {
-        if (!(k in field.fields)) problems.push(`${path ? `${path}.` : ''}${k}: unknown key (allowed: ${Object.keys(field.fields).join(', ')})`);
+        if (!Object.hasOwn(field.fields, k)) problems.push(`${path ? `${path}.` : ''}${k}: unknown key (allowed: ${Object.keys(field.fields).join(', ')})`);
       }
       for (const [k, f] of Object.entries(field.fields)) {
         const v = validate(f, src[k], path ? `${path}.${k}` : k, problems);
@@ -105,6 +105,9 @@ export function applyOverrides(raw: Record<string, unknown>, sets: string[]): Re
     const eq = s.indexOf('=');
     if (eq <= 0) throw new ConfigError([`--set ${s}: expected key.path=value`]);
     const keys = s.slice(0, eq).split('.');
+    // These would reach Object.prototype instead of a config key.
+    const proto = keys.find((k) => k === '__proto__' || k === 'constructor' || k === 'prototype');
+    if (proto !== undefined) throw new ConfigError([`--set ${s}: '${proto}' is not a config key`]);
     const text = s.slice(eq + 1);
     let value: unknown;
     try {
