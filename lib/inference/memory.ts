@@ -4,20 +4,21 @@
  *
  * The pipeline keeps every per-frame result on the host between stages, so the heap holds the
  * weights plus the working set of one stage call at a time; the peak is the largest call. Each
- * stage's working set is linear in (frames of the call) × (pixels), with coefficients measured
- * on wasm at 240×432 with det-init weights (wasm heap growth over the loaded models; RAFT 13
- * frames 548 MiB, flow completion 20 / 40 flows 629 / 1307 MiB, image propagation 40 frames
- * 435 MiB, generator 11 + 8 frames 1515 MiB), rounded up.
+ * stage's working set is (a + b·frames of the call) × pixels, with coefficients measured on wasm
+ * at 240×432 with det-init weights (wasm heap growth over the loaded models: RAFT 13 frames
+ * 548 MiB; flow completion 20 / 40 flows 629 / 1307 MiB; image propagation 40 frames 435 MiB;
+ * generator 11 + 8 frames 1515 MiB alone and ~1250 MiB for 12 frames inside a whole 20-frame run,
+ * whose heap peaked at 1.51 GiB), rounded up.
  */
 import { inferenceRefNum, paddedSegments, propagationChunkLength, raftClipLengthForWidth, slidingWindows, FLOW_COMPLETION_PAD, PROPAGATION_PAD } from './plan';
 import { WASM_HEAP_BUDGET, fmtBytes } from '../models/analyze';
 
-/** Heap bytes per pixel and per frame of one call, by stage (see the file header). */
-export const STAGE_BYTES_PER_PIXEL_FRAME = {
-  raft: 430,
-  flow_completion: 340,
-  propagation: 110,
-  transformer: 780,
+/** Heap bytes of one call per pixel: `perPixel` + `perPixelFrame` × frames, by stage (see the file header). */
+export const STAGE_HEAP_COEFFICIENTS = {
+  raft: { perPixel: 0, perPixelFrame: 430 },
+  flow_completion: { perPixel: 0, perPixelFrame: 340 },
+  propagation: { perPixel: 0, perPixelFrame: 110 },
+  transformer: { perPixel: 8100, perPixelFrame: 390 },
 } as const;
 
 /** Weights of the three networks (≈ 190 MiB) plus the runtime's own heap. */
@@ -26,7 +27,7 @@ export const BASE_HEAP_BYTES = 300 * 2 ** 20;
 /** Allocator rounding on top of the measured growth (which already includes kernel temporaries). */
 const MARGIN = 1.1;
 
-export type HeapStage = keyof typeof STAGE_BYTES_PER_PIXEL_FRAME;
+export type HeapStage = keyof typeof STAGE_HEAP_COEFFICIENTS;
 
 export interface HeapRequest {
   /** Size the networks run at (the canvas in video_outpainting). */
@@ -59,7 +60,7 @@ export function estimateInpaintHeap(r: HeapRequest): HeapEstimate {
     transformer: Math.max(...slidingWindows(T, r.neighborLength, r.refStride, refNum).map((w) => w.localIds.length + w.refIds.length)),
   };
   const bytesByStage = Object.fromEntries(
-    (Object.keys(frames) as HeapStage[]).map((s) => [s, STAGE_BYTES_PER_PIXEL_FRAME[s] * px * frames[s]]),
+    (Object.keys(frames) as HeapStage[]).map((s) => [s, (STAGE_HEAP_COEFFICIENTS[s].perPixel + STAGE_HEAP_COEFFICIENTS[s].perPixelFrame * frames[s]) * px]),
   ) as Record<HeapStage, number>;
   const largest = (Object.keys(bytesByStage) as HeapStage[]).reduce((a, b) => (bytesByStage[b] > bytesByStage[a] ? b : a));
   return { bytes: Math.round(BASE_HEAP_BYTES + bytesByStage[largest] * MARGIN), frames, bytesByStage, largest };
