@@ -142,9 +142,6 @@ class Store<T> {
   dropBelow(i: number): void {
     for (const k of this.items.keys()) if (k < i) this.items.delete(k);
   }
-  get size(): number {
-    return this.items.size;
-  }
 }
 
 function isStream(x: unknown): x is FrameStream {
