@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveConfig } from '../lib/train/config';
 import type { TrainingSystem } from '../lib/train/system';
+import { createSystem } from '../lib/train/systems';
 import type { BatchTensors } from '../lib/data/tensors';
 import { fmtBytes, fmtMs, parseArgs, wasmHeapBytes } from './util';
 
@@ -75,10 +76,7 @@ async function benchOne(kind: 'flowcomp' | 'propainter', h: number, w: number, l
     train: { batch_size: 1 },
   });
   const log = (l: string) => console.log(`  ${l}`);
-  const sys: TrainingSystem =
-    kind === 'flowcomp'
-      ? new (require('../lib/train/flowcomp_system') as typeof import('../lib/train/flowcomp_system')).FlowCompletionSystem(cfg, log)
-      : new (require('../lib/train/propainter_system') as typeof import('../lib/train/propainter_system')).ProPainterSystem(cfg, log);
+  const sys: TrainingSystem = createSystem(cfg, log);
   const b = batch(h, w, local, ref);
   const label = `${kind} train step ${h}×${w}, ${local}+${ref} frames, batch 1`;
   try {

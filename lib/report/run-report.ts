@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../io/atomic';
 import { escapeHtml } from '../viz/display';
 import { Figure, figureHtml, plotlyScriptTag } from '../viz/plotly';
 import { lineFigure, withSmoothing } from '../viz/charts';
-import { SAMPLES_DIR } from '../train/callbacks/samples';
+import { SAMPLES_DIR } from '../train/run-folder';
 import type { SampleEntry } from '../train/callbacks/samples';
 import { RunLog, scalarNames, scalarSeries, trainingSeconds, windowMean } from './run-log';
 

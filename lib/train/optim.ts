@@ -5,7 +5,9 @@
  * of the step).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { HostTensor, StateDict } from '../io/host-tensor';
+import { HostTensor, StateDict, toFloat32 } from '../io/host-tensor';
+import { isHostTensor } from '../io/pth';
+import type { Module } from '../nn/module';
 
 export interface AdamOptions {
   beta1: number;
@@ -106,4 +108,61 @@ export function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { 
     g.dispose();
   }
   return { grads: out, norm };
+}
+
+/**
+ * A torch.optim.Adam `state_dict()` ({state: {i: {step, exp_avg, exp_avg_sq}}, param_groups:
+ * [{params: [i, …], betas, …}]}) as the state of our Adam over `module`'s trainable parameters:
+ * the i-th index of the param groups is the i-th of `module.namedParameters()` (the official
+ * trainers optimise every parameter in `named_parameters()` order), moments converted from the
+ * PyTorch layout. A parameter without state (never updated) keeps zero moments; our single step
+ * count is the largest per-parameter step. `source` names the file in errors.
+ */
+export function adamStateFromTorch(dict: unknown, module: Module, source: string): { state: StateDict; betas: [number, number] | null } {
+  const get = (m: unknown, key: string, what: string): unknown => {
+    if (!(m instanceof Map) || !m.has(key)) throw new Error(`${source}: ${what} has no "${key}" (not a torch.optim state_dict)`);
+    return m.get(key);
+  };
+  const states = get(dict, 'state', 'the optimizer state');
+  const groups = get(dict, 'param_groups', 'the optimizer state');
+  if (!(states instanceof Map) || !Array.isArray(groups)) throw new Error(`${source}: "state" must be a dict and "param_groups" a list`);
+  const indices = groups.flatMap((g, i) => {
+    const p = get(g, 'params', `param_groups[${i}]`);
+    if (!Array.isArray(p)) throw new Error(`${source}: param_groups[${i}].params is not a list`);
+    return p as unknown[];
+  });
+  const params = module.namedParameters();
+  if (indices.length !== params.length) {
+    throw new Error(`${source}: the optimizer holds ${indices.length} parameters, ${module.constructor.name} has ${params.length}`);
+  }
+  const layouts = new Map(module.namedEntries().map(([n, e]) => [n, e.layout]));
+  const out: StateDict = new Map();
+  let step = 0;
+  params.forEach(([name, v], k) => {
+    const layout = layouts.get(name)!;
+    const want = layout.torchShape(v.shape);
+    const st = states.get(indices[k]);
+    for (const slot of ['exp_avg', 'exp_avg_sq']) {
+      let data: Float32Array;
+      if (st === undefined) data = new Float32Array(v.size);
+      else {
+        const t = get(st, slot, `state[${String(indices[k])}] (${name})`);
+        if (!isHostTensor(t) || t.shape.join(',') !== want.join(',')) {
+          throw new Error(`${source}: state[${String(indices[k])}].${slot} (${name}) is ${isHostTensor(t) ? `[${t.shape}]` : 'not a tensor'}, expected [${want}]`);
+        }
+        data = tf.tidy(() => layout.fromTorch(tf.tensor(toFloat32(t), want, 'float32')).dataSync() as Float32Array);
+      }
+      out.set(`${slot}.${name}`, { dtype: 'float32', shape: v.shape.slice(), data: Float32Array.from(data) });
+    }
+    if (st !== undefined) {
+      const s = get(st, 'step', `state[${String(indices[k])}]`);
+      const n = isHostTensor(s) ? Number(s.data[0]) : Number(s);
+      if (!Number.isFinite(n) || n < 0) throw new Error(`${source}: state[${String(indices[k])}].step is not a step count`);
+      step = Math.max(step, n);
+    }
+  });
+  out.set('step', { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(Math.round(step))) });
+  const b = groups[0] instanceof Map ? groups[0].get('betas') : undefined;
+  const betas = Array.isArray(b) && b.length === 2 && b.every((x) => typeof x === 'number') ? (b as [number, number]) : null;
+  return { state: out, betas };
 }
