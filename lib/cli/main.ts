@@ -1,28 +1,17 @@
 /**
- * The `propainter` CLI: every file in ./commands exports a CliCommand.
+ * The `propainter` CLI: the commands of ./commands/index.ts, of which only the one being run is
+ * loaded.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { Command } from 'commander';
-import type { CliCommand } from './command';
-
-function loadCommands(): CliCommand[] {
-  const dir = path.join(__dirname, 'commands');
-  return fs
-    .readdirSync(dir)
-    .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts'))
-    .sort()
-    .map((f) => (require(path.join(dir, f)) as { default: CliCommand }).default)
-    .filter((c) => c && typeof c.configure === 'function');
-}
+import { commandsFor } from './commands';
+import pkg from '../../package.json';
 
 export async function main(argv: string[]): Promise<void> {
-  const pkg = require('../../package.json') as { version: string };
   const program = new Command('propainter')
     .description('ProPainter video inpainting: data preparation, training, evaluation, inference, reports')
     .version(pkg.version)
     .showHelpAfterError();
-  for (const c of loadCommands()) c.configure(program.command(c.name).description(c.description));
+  for (const c of commandsFor(argv)) c.configure(program.command(c.name).description(c.description));
   try {
     await program.parseAsync(argv);
   } catch (e) {

@@ -9,6 +9,7 @@ import { useBackend } from '../../lib/runtime';
 import { RAFT, raftBi, loadRaft, upsampleFlow, CorrPyramid, RAFT_MIN_SIZE } from '../../lib/models/raft';
 import { applyDetInit } from '../../lib/init/apply';
 import { readFixture } from '../../lib/fixtures/load';
+import { run as runRaftBi } from '../../lib/fixtures/components/raft-bi';
 import { compareTensor } from '../../lib/fixtures/compare';
 import { writeSafetensors } from '../../lib/io/safetensors';
 import { FIXTURES, hasShared, seeded, assertClose } from '../helpers';
@@ -179,9 +180,8 @@ test('sizes below 128 px or not multiples of 8 are refused with a clear error', 
 test('fixture raft_bi_synth_128x128_t3_it20 (det-init, 20 iterations) on wasm', { skip: !hasShared }, async () => {
   await useBackend('wasm');
   const fx = readFixture(FIXTURE);
-  const { run } = require('../../lib/fixtures/components/raft_bi') as typeof import('../../lib/fixtures/components/raft_bi');
   const before = tf.memory().numTensors;
-  const out = await run(fx, { backend: 'wasm' });
+  const out = await runRaftBi(fx, { backend: 'wasm' });
   assert.equal(tf.memory().numTensors, before, 'tensors leaked');
   for (const [name, role] of Object.entries(fx.roles)) {
     if (role === 'input') continue;

@@ -4,6 +4,7 @@
  */
 import type { CliCommand } from '../command';
 import { UserError } from '../command';
+import { readRunLog, writeRunReport } from '../../report';
 
 const command: CliCommand = {
   name: 'report',
@@ -14,7 +15,6 @@ const command: CliCommand = {
       .option('-o, --out <file>', 'output HTML file', 'reports/training-report.html')
       .option('--title <text>', 'report title')
       .action((runs: string[], o: { out: string; title?: string }) => {
-        const { readRunLog, writeRunReport } = require('../../report') as typeof import('../../report');
         let logs;
         try {
           logs = runs.map((r) => readRunLog(r));

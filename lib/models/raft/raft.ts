@@ -8,6 +8,7 @@ import { Module } from '../../nn/module';
 import { BasicEncoder } from './extractor';
 import { BasicUpdateBlock } from './update';
 import { CorrPyramid } from './corr';
+import { loadPretrained } from '../weights';
 
 export const RAFT_DEFAULT_ITERS = 20;
 /** Official default path of the pretrained checkpoint (model/modules/flow_comp_raft.py). */
@@ -277,6 +278,5 @@ export function raftBi(model: RAFT, frames: tf.Tensor, opts: RaftBiOptions = {})
  * safetensors files. Pretrained weights are user-supplied; nothing is ever downloaded.
  */
 export function loadRaft(file: string = DEFAULT_RAFT_WEIGHTS): RAFT {
-  const { loadPretrained } = require('../weights') as typeof import('../weights');
   return loadPretrained(() => new RAFT(), file, 'RAFT', 'raft-things.pth from the official ProPainter release');
 }
