@@ -22,13 +22,13 @@ export const MODELS = {
     title: 'ProPainter (InpaintGenerator + discriminator, frozen RAFT and flow completion)',
     losses: 'generator',
     role: 'generator',
-    defaults: { 'datasets.train.num_ref_frames': 6, 'networks.generator': 'propainter', 'networks.discriminator': 'discriminator', 'networks.flow_net': 'flowcomp' },
+    defaults: { 'datasets.train.num_ref_frames': 6, 'networks.generator': 'propainter', 'networks.discriminator': 'discriminator' },
   },
   recurrent_flow_completion: {
     title: 'recurrent flow completion network (frozen RAFT)',
     losses: 'flow',
     role: 'flow_completion',
-    defaults: { 'datasets.train.num_ref_frames': 1, 'networks.generator': 'flowcomp', 'networks.discriminator': 'none', 'networks.flow_net': 'flowcomp' },
+    defaults: { 'datasets.train.num_ref_frames': 1, 'networks.generator': 'flowcomp', 'networks.discriminator': 'none' },
   },
 } as const satisfies Record<string, { title: string; losses: LossKind; role: TrainableRole; defaults: Record<string, unknown> }>;
 export type ModelKind = keyof typeof MODELS;
@@ -125,7 +125,7 @@ export const CONFIG_SCHEMA = obj({
       fields: {
         generator: str({ default: MODELS.propainter.defaults['networks.generator'], doc: 'the trained network: an inpainting generator (propainter) or a flow-completion network (flowcomp); default by model' }),
         discriminator: str({ default: MODELS.propainter.defaults['networks.discriminator'], doc: 'discriminator (discriminator = 3-D T-PatchGAN, discriminator_2d = per frame) or none; true/false accepted; guide/official `dis_2d`, `no_dis`' }),
-        flow_net: str({ default: MODELS.propainter.defaults['networks.flow_net'], doc: 'frozen flow-completion network of propainter training' }),
+        flow_net: str({ default: 'flowcomp', doc: 'frozen flow-completion network of propainter training' }),
         flow_completion: weightsPath('its weights: .pth / .safetensors or a flow-completion run folder; default: the newest run in experiments/, else weights/recurrent_flow_completion.pth'),
         raft: weightsPath('RAFT weights for ground-truth flows when datasets.train.load_flow is false; default weights/raft-things.pth'),
         raft_iters: int(20, 1, 'RAFT refinement iterations'),
@@ -302,9 +302,10 @@ function move(from: Obj, fk: string, fromPath: string, to: Obj, tk: string, toPa
 function fromGuide(raw: Obj, problems: string[], notes: string[]): void {
   if (typeof raw.model === 'string' && MODEL_ALIASES[raw.model]) raw.model = MODEL_ALIASES[raw.model];
   const train: Obj = isObj(raw.train) ? raw.train : (raw.train = {});
+  // -1 = no warm-up (BasicSR): the default, so the guide's top-level warm-up block can switch it on.
+  if (train.warmup === -1) delete train.warmup;
   move(raw, 'warmup', 'warmup', train, 'warmup', 'train.warmup', problems);
   move(raw, 'warmup_lr', 'warmup_lr', train, 'warmup_lr', 'train.warmup_lr', problems);
-  if (train.warmup === -1) train.warmup = 0;
   const ds = isObj(raw.datasets) && isObj(raw.datasets.train) ? (raw.datasets.train as Obj) : null;
   if (ds) {
     const at = 'datasets.train';
