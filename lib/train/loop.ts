@@ -100,14 +100,17 @@ export class Run {
   /** Builds a run from a config file, a raw config object (either format) or a resolved config. */
   static async create(config: string | Record<string, unknown> | TrainConfig | null, opts: RunOptions = {}): Promise<Run> {
     const log = opts.log ?? ((l: string) => console.log(l));
+    const found = opts.resume ? findCheckpoint(opts.resume) : null;
+    if (found?.format === 'official' && !config) {
+      throw new Error(`${opts.resume}: an official checkpoint holds no config; give the training config too (-c CONFIG --resume ${opts.resume})`);
+    }
     const ckpt: CheckpointContents | null = opts.resume ? loadCheckpoint(opts.resume) : null;
-    const source = ckpt ? findCheckpoint(opts.resume!).file : '';
+    const source = found?.file ?? '';
     const resolve = { sets: opts.sets, report: log };
     let cfg: TrainConfig;
     if (typeof config === 'string') cfg = loadConfig(config, opts.sets, log);
     else if (config) cfg = resolveConfig(config as Record<string, unknown>, resolve);
-    else if (ckpt?.format === 'ours') cfg = resolveConfig(ckpt.state.config as Record<string, unknown>, { ...resolve, source });
-    else if (ckpt) throw new Error(`${opts.resume}: an official checkpoint holds no config; give the training config too (-c CONFIG --resume ${opts.resume})`);
+    else if (ckpt) cfg = resolveConfig(ckpt.state.config as Record<string, unknown>, { ...resolve, source });
     else throw new Error('Run.create: give a config (file or object) or a checkpoint to resume');
     if (!ckpt && !opts.data && latestCheckpoint(cfg.save_dir) !== null) {
       log(`${cfg.save_dir} already holds checkpoints (latest.json); starting from scratch — resume with --resume ${cfg.save_dir}`);

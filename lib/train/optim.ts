@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { HostTensor, StateDict, toFloat32 } from '../io/host-tensor';
 import { isHostTensor } from '../io/pth';
 import type { Module } from '../nn/module';
+import type { ParamLayout } from '../nn/layout';
 
 export interface AdamOptions {
   beta1: number;
@@ -66,16 +67,25 @@ export class Adam {
     return out;
   }
 
-  loadStateDict(dict: StateDict, source = 'optimizer state'): void {
+  /**
+   * Restores moments and step count. With `layouts` (parameter name → layout) the moments are in
+   * PyTorch layout (a converted torch.optim state) and are converted on the way in.
+   */
+  loadStateDict(dict: StateDict, source = 'optimizer state', layouts?: ReadonlyMap<string, ParamLayout>): void {
     const step = dict.get('step');
     if (!step) throw new Error(`${source}: missing "step"`);
     for (const [name] of this.params) {
+      const layout = layouts?.get(name);
       for (const [prefix, store] of [['exp_avg', this.m], ['exp_avg_sq', this.v]] as const) {
         const t = dict.get(`${prefix}.${name}`);
         const target = store.get(name)!;
+        const want = layout ? layout.torchShape(target.shape) : target.shape;
         if (!t) throw new Error(`${source}: missing "${prefix}.${name}"`);
-        if (t.shape.join(',') !== target.shape.join(',')) throw new Error(`${source}: "${prefix}.${name}" has shape [${t.shape}], expected [${target.shape}]`);
-        tf.tidy(() => target.assign(tf.tensor(t.data as Float32Array, t.shape, 'float32')));
+        if (t.shape.join(',') !== want.join(',')) throw new Error(`${source}: "${prefix}.${name}" has shape [${t.shape}], expected [${want}]`);
+        tf.tidy(() => {
+          const x = tf.tensor(toFloat32(t), t.shape, 'float32');
+          target.assign(layout ? layout.fromTorch(x) : x);
+        });
       }
     }
     this.step = Number((step.data as BigInt64Array)[0]);
@@ -112,13 +122,14 @@ export function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { 
 
 /**
  * A torch.optim.Adam `state_dict()` ({state: {i: {step, exp_avg, exp_avg_sq}}, param_groups:
- * [{params: [i, …], betas, …}]}) as the state of our Adam over `module`'s trainable parameters:
+ * [{params: [i, …], betas, …}]}) keyed like our Adam's state, for `module`'s trainable parameters:
  * the i-th index of the param groups is the i-th of `module.namedParameters()` (the official
- * trainers optimise every parameter in `named_parameters()` order), moments converted from the
- * PyTorch layout. A parameter without state (never updated) keeps zero moments; our single step
- * count is the largest per-parameter step. `source` names the file in errors.
+ * trainers optimise every parameter in `named_parameters()` order). Moments stay in the PyTorch
+ * layout (load them with `Adam.loadStateDict(state, source, layouts)`); a parameter without state
+ * (never updated) gets zero moments; our single step count is the largest per-parameter step.
+ * `source` names the file in errors.
  */
-export function adamStateFromTorch(dict: unknown, module: Module, source: string): { state: StateDict; betas: [number, number] | null } {
+export function adamStateFromTorch(dict: unknown, module: Module, source: string): { state: StateDict; layouts: Map<string, ParamLayout>; betas: [number, number] | null } {
   const get = (m: unknown, key: string, what: string): unknown => {
     if (!(m instanceof Map) || !m.has(key)) throw new Error(`${source}: ${what} has no "${key}" (not a torch.optim state_dict)`);
     return m.get(key);
@@ -135,24 +146,21 @@ export function adamStateFromTorch(dict: unknown, module: Module, source: string
   if (indices.length !== params.length) {
     throw new Error(`${source}: the optimizer holds ${indices.length} parameters, ${module.constructor.name} has ${params.length}`);
   }
-  const layouts = new Map(module.namedEntries().map(([n, e]) => [n, e.layout]));
+  const all = new Map(module.namedEntries().map(([n, e]) => [n, e.layout]));
+  const layouts = new Map<string, ParamLayout>();
   const out: StateDict = new Map();
   let step = 0;
   params.forEach(([name, v], k) => {
-    const layout = layouts.get(name)!;
+    const layout = all.get(name)!;
+    layouts.set(name, layout);
     const want = layout.torchShape(v.shape);
     const st = states.get(indices[k]);
     for (const slot of ['exp_avg', 'exp_avg_sq']) {
-      let data: Float32Array;
-      if (st === undefined) data = new Float32Array(v.size);
-      else {
-        const t = get(st, slot, `state[${String(indices[k])}] (${name})`);
-        if (!isHostTensor(t) || t.shape.join(',') !== want.join(',')) {
-          throw new Error(`${source}: state[${String(indices[k])}].${slot} (${name}) is ${isHostTensor(t) ? `[${t.shape}]` : 'not a tensor'}, expected [${want}]`);
-        }
-        data = tf.tidy(() => layout.fromTorch(tf.tensor(toFloat32(t), want, 'float32')).dataSync() as Float32Array);
+      const t = st === undefined ? { dtype: 'float32' as const, shape: want, data: new Float32Array(v.size) } : get(st, slot, `state[${String(indices[k])}] (${name})`);
+      if (!isHostTensor(t) || t.shape.join(',') !== want.join(',')) {
+        throw new Error(`${source}: state[${String(indices[k])}].${slot} (${name}) is ${isHostTensor(t) ? `[${t.shape}]` : 'not a tensor'}, expected [${want}]`);
       }
-      out.set(`${slot}.${name}`, { dtype: 'float32', shape: v.shape.slice(), data: Float32Array.from(data) });
+      out.set(`${slot}.${name}`, t);
     }
     if (st !== undefined) {
       const s = get(st, 'step', `state[${String(indices[k])}]`);
@@ -164,5 +172,5 @@ export function adamStateFromTorch(dict: unknown, module: Module, source: string
   out.set('step', { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(Math.round(step))) });
   const b = groups[0] instanceof Map ? groups[0].get('betas') : undefined;
   const betas = Array.isArray(b) && b.length === 2 && b.every((x) => typeof x === 'number') ? (b as [number, number]) : null;
-  return { state: out, betas };
+  return { state: out, layouts, betas };
 }

@@ -255,8 +255,8 @@ export function loadPartsState(p: CheckpointedParts, s: CheckpointContents, sour
     }
     const raw = s.torchOptimizers?.[role];
     const what = `${source} (optim${role})`;
-    const { state, betas } = adamStateFromTorch(raw, net, what);
-    opt.loadStateDict(state, what);
+    const { state, layouts, betas } = adamStateFromTorch(raw, net, what);
+    opt.loadStateDict(state, what, layouts);
     if (betas && (betas[0] !== cfg.train.beta1 || betas[1] !== cfg.train.beta2)) {
       log(`${what}: saved with betas (${betas.join(', ')}); continuing with the config's (${cfg.train.beta1}, ${cfg.train.beta2})`);
     }
