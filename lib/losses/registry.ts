@@ -9,6 +9,7 @@
  * Built-in terms live in ./terms (one file each, listed in ./terms/index.ts); code outside the
  * library adds one with `registerLossTerm` before the config is resolved (docs/extending.md).
  */
+import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
 import type { FeatureMaps, GanType } from './generator';
 import { PERCEPTUAL_LAYER_WEIGHTS, VGGFeatureExtractor, loadVgg19 } from '../models/vgg';
@@ -61,6 +62,9 @@ export interface LossOptions {
 }
 
 export type AuxNetwork = 'vgg' | 'lpips';
+
+/** Where VGG19 weights are looked for when loss.vgg is not set: ours, then the official vgg_arch.py's. */
+export const VGG19_LOCATIONS = ['weights/vgg19-dcbb9e9d.pth', 'experiments/pretrained_models/vgg19-dcbb9e9d.pth'];
 
 export interface LossContext {
   options: Readonly<LossOptions>;
@@ -177,8 +181,13 @@ export class LossNetworks {
 
   vgg(): VGGFeatureExtractor {
     if (!this.vggNet) {
-      const file = this.options().vgg;
-      if (!file) throw new Error('loss.vgg: the perceptual/style terms need VGG19 weights (torchvision vgg19-dcbb9e9d.pth); set loss.vgg or their weights to 0');
+      const file = this.options().vgg ?? VGG19_LOCATIONS.find((f) => fs.existsSync(f));
+      if (!file) {
+        throw new Error(
+          `loss.vgg: the perceptual/style terms need VGG19 weights (torchvision vgg19-dcbb9e9d.pth; nothing is downloaded): ` +
+            `put them at ${VGG19_LOCATIONS.join(' or ')}, set loss.vgg, or set their weights to 0`,
+        );
+      }
       this.vggNet = loadVgg19(file, Object.keys(PERCEPTUAL_LAYER_WEIGHTS), { useInputNorm: true, rangeNorm: true });
       this.log(`loss: VGG19 ${Object.keys(PERCEPTUAL_LAYER_WEIGHTS).join(', ')} from ${file}`);
     }

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { completeFlows } from '../models/flow-completion';
-import { DEFAULT_RAFT_WEIGHTS, RAFT, raftBi } from '../models/raft';
+import { RAFT, raftBi } from '../models/raft';
 import { FlowCompleter, buildNetwork } from '../models/networks';
 import { flowEdges } from '../ops';
 import { flattenClip, framesRange } from '../ops/frames';
@@ -22,23 +22,14 @@ import { flowToColor } from '../viz/flow';
 import { frameGrid, RgbImage } from '../viz/image';
 import {
   CheckpointedParts, Log, StepContext, StepResult, SystemState, TrainingSystem, ValidationSample, accumulate, adamFor, applyGradients,
-  loadFrozenWeights, loadInitWeights, loadPartsState, namedGrads, partsState, readScalar,
+  loadFrozen, loadInitWeights, loadPartsState, namedGrads, partsState, raftWeights, readScalar,
 } from './system';
 
-/**
- * Frozen RAFT (eval mode, never on the tape) for ground-truth flows computed on the fly; its
- * weights from networks.raft, else weights/raft-things.pth (recorded in the config).
- */
-export function frozenRaft(cfg: TrainConfig, log: Log): RAFT {
+/** Frozen RAFT (eval mode, never on the tape) for ground-truth flows computed on the fly; the weights found are recorded in the config. */
+export function frozenRaft(cfg: TrainConfig, log: Log, weights = raftWeights(cfg)): RAFT {
   const raft = new RAFT();
-  try {
-    cfg.networks.raft = loadFrozenWeights(raft, cfg.networks.raft, [[DEFAULT_RAFT_WEIGHTS, DEFAULT_RAFT_WEIGHTS]], 'networks.raft', cfg, log, 'RAFT (frozen)');
-  } catch (e) {
-    raft.dispose();
-    throw e;
-  }
-  raft.requiresGrad(false);
-  raft.eval();
+  loadFrozen(raft, weights, cfg, log);
+  cfg.networks.raft = weights.record;
   return raft;
 }
 
@@ -74,10 +65,11 @@ export class FlowCompletionSystem implements TrainingSystem {
   private readonly lossNets: LossNetworks;
 
   constructor(readonly config: TrainConfig, private readonly log: Log) {
+    const raftFrom = config.datasets.train.load_flow ? null : raftWeights(config); // a missing file fails before any build
     this.net = buildNetwork('flow_completion', config.networks.generator);
     if (config.networks.init_generator) loadInitWeights(this.net, config.networks.init_generator, 'networks.init_generator', config, log, 'flow-completion net');
     this.net.train();
-    this.raft = config.datasets.train.load_flow ? null : frozenRaft(config, log);
+    this.raft = raftFrom ? frozenRaft(config, log, raftFrom) : null;
     this.opt = adamFor(this.net, config);
     this.lossNets = new LossNetworks(() => this.config.loss, log);
   }

@@ -25,7 +25,7 @@ import { comparisonGrid, frameGrid, maskOverlay, RgbImage } from '../viz/image';
 import { frozenRaft, groundTruthFlows } from './flowcomp-system';
 import {
   CheckpointedParts, Log, StepContext, StepResult, SystemState, TrainingSystem, ValidationSample, accumulate, adamFor, applyGradients,
-  flowCompletionDefaults, loadFrozenWeights, loadInitWeights, loadPartsState, namedGrads, partsState, readScalar,
+  flowCompletionWeights, loadFrozen, loadInitWeights, loadPartsState, namedGrads, partsState, raftWeights, readScalar,
 } from './system';
 
 /** What the generator sees for one clip, all off the tape. */
@@ -58,6 +58,9 @@ export class ProPainterSystem implements TrainingSystem {
 
   constructor(readonly config: TrainConfig, private readonly log: Log) {
     const n = config.networks;
+    // Frozen networks' weights are looked up first: a missing file fails before any build.
+    const flowFrom = flowCompletionWeights(config);
+    const raftFrom = config.datasets.train.load_flow ? null : raftWeights(config);
     this.net = buildNetwork('generator', n.generator);
     if (n.init_generator) loadInitWeights(this.net, n.init_generator, 'networks.init_generator', config, log, 'generator');
     this.net.train();
@@ -65,10 +68,9 @@ export class ProPainterSystem implements TrainingSystem {
     if (this.dis && n.init_discriminator) loadInitWeights(this.dis, n.init_discriminator, 'networks.init_discriminator', config, log, 'discriminator');
     this.dis?.train();
     this.flowNet = buildNetwork('flow_completion', n.flow_net);
-    n.flow_completion = loadFrozenWeights(this.flowNet, n.flow_completion, flowCompletionDefaults(config), 'networks.flow_completion', config, log, 'flow completion (frozen)');
-    this.flowNet.requiresGrad(false);
-    this.flowNet.eval();
-    this.raft = config.datasets.train.load_flow ? null : frozenRaft(config, log);
+    loadFrozen(this.flowNet, flowFrom, config, log);
+    n.flow_completion = flowFrom.record;
+    this.raft = raftFrom ? frozenRaft(config, log, raftFrom) : null;
     this.lossNets = new LossNetworks(() => this.config.loss, log);
     this.optG = adamFor(this.net, config);
     this.optD = this.dis ? adamFor(this.dis, config) : null;

@@ -19,6 +19,7 @@ import type { TrainConfig } from './config';
 import type { CheckpointContents } from './checkpoint';
 import { Adam, adamStateFromTorch, clipGradNorm } from './optim';
 import { findRuns, trainedWeightsFile } from './run-folder';
+import { DEFAULT_RAFT_WEIGHTS } from '../models/raft';
 
 /** Which optimizer a set of gradients belongs to: the trained network (G) or the discriminator (D). */
 export type OptimizerRole = 'G' | 'D';
@@ -175,56 +176,80 @@ export function loadInitWeights(model: Module, ref: string, key: string, cfg: Tr
   log(`${what}: starts from ${file}`);
 }
 
-/**
- * Weights of a frozen network: the config value `ref` (a file or run folder), else the first
- * existing default location; det-init v1 weights when there is none and `allow_det_init` is set
- * (logged). Returns the file used, so the caller can record it in the config.
- */
-export function loadFrozenWeights(
-  model: Module,
-  ref: string | undefined,
-  defaults: Array<[file: string, label: string]>,
-  key: string,
-  cfg: TrainConfig,
-  log: Log,
-  what: string,
-): string | undefined {
-  let file: string | null = null;
-  let label = '';
-  if (ref) file = trainedWeightsFile(ref);
-  else {
-    for (const [f, l] of defaults) {
-      file = trainedWeightsFile(f);
-      label = l;
-      if (file) break;
-    }
-  }
-  if (file) {
-    loadInto(model, readWeightFile(file), file, cfg.strict_load, log);
-    log(`${what}: weights from ${file}${label ? ` (${label})` : ''}`);
-    return ref ?? file;
-  }
-  if (!cfg.networks.allow_det_init) {
-    const where = ref ? `no weights at ${path.resolve(ref)}` : `not set, and none of ${defaults.map(([, l]) => l).join(' / ')} exists`;
-    throw new Error(
-      `${key}: ${where} — ${what} needs trained weights (nothing is downloaded): set ${key} to a .pth / .safetensors file or a run folder` +
-        `${key === 'networks.flow_completion' ? ' (train one first: propainter train -c configs/train_flowcomp.json)' : ''}, ` +
-        'or networks.allow_det_init=true for untrained deterministic weights',
-    );
-  }
-  applyDetInit(model);
-  log(`${what}: ${ref ? `${ref} not found; ` : ''}using det-init v1 weights (untrained; networks.allow_det_init)`);
-  return ref;
+/** Where a frozen network's weights come from (see findFrozenWeights). */
+export interface FrozenWeights {
+  /** Config key, e.g. networks.flow_completion. */
+  key: string;
+  what: string;
+  /** The file to load, or null for det-init v1 weights (networks.allow_det_init). */
+  file: string | null;
+  /** Why this file (a default location), for the log. */
+  label: string;
+  /** What to record under `key` in the run's config (so a resume loads the same weights). */
+  record: string | undefined;
 }
 
-/** Where the ProPainter config of the guide's workflow finds its flow-completion network when none is set. */
-export function flowCompletionDefaults(cfg: TrainConfig): Array<[string, string]> {
+/**
+ * Finds a frozen network's weights: the config value `ref` (a file or run folder); without one,
+ * det-init when `networks.allow_det_init` (tests and quick runs stay independent of what lies
+ * around), else the first default candidate that exists, else a one-line error naming the key,
+ * the places looked at and what to provide (`hint`).
+ */
+export function findFrozenWeights(
+  cfg: TrainConfig,
+  key: string,
+  what: string,
+  ref: string | undefined,
+  candidates: Array<{ path: string | null; label: string }>,
+  hint: string,
+): FrozenWeights {
+  if (ref) {
+    const file = trainedWeightsFile(ref);
+    if (file || cfg.networks.allow_det_init) return { key, what, file, label: '', record: ref };
+    throw new Error(`${key}: no weights at ${path.resolve(ref)} (a .pth / .safetensors file or a run folder with a checkpoint), or networks.allow_det_init=true for untrained deterministic weights`);
+  }
+  if (cfg.networks.allow_det_init) return { key, what, file: null, label: '', record: undefined };
+  for (const c of candidates) {
+    const file = c.path ? trainedWeightsFile(c.path) : null;
+    if (file) return { key, what, file, label: c.label, record: c.path! };
+  }
+  throw new Error(
+    `${key}: not set, and there is no ${candidates.map((c) => c.label).join(' and no ')} — ${what} needs trained weights (nothing is downloaded): ` +
+      `${hint}, or set ${key} to a .pth / .safetensors file or a run folder`,
+  );
+}
+
+/** Loads what findFrozenWeights found (or det-init v1 weights), logged; freezes the network in eval mode. */
+export function loadFrozen(model: Module, w: FrozenWeights, cfg: TrainConfig, log: Log): void {
+  if (w.file) {
+    loadInto(model, readWeightFile(w.file), w.file, cfg.strict_load, log);
+    log(`${w.what}: weights from ${w.file}${w.label ? ` (${w.label})` : ''}`);
+  } else {
+    applyDetInit(model);
+    log(`${w.what}: ${w.record ? `${w.record} not found; ` : ''}using det-init v1 weights (untrained; networks.allow_det_init)`);
+  }
+  model.requiresGrad(false);
+  model.eval();
+}
+
+/** RAFT for ground-truth flows: networks.raft, else weights/raft-things.pth. */
+export function raftWeights(cfg: TrainConfig): FrozenWeights {
+  return findFrozenWeights(cfg, 'networks.raft', 'RAFT (frozen)', cfg.networks.raft, [{ path: DEFAULT_RAFT_WEIGHTS, label: DEFAULT_RAFT_WEIGHTS }],
+    'provide weights/raft-things.pth from the official release, or precomputed flows (datasets.train.flow_root, load_flow)');
+}
+
+/**
+ * The frozen flow-completion network of ProPainter training: networks.flow_completion, else (the
+ * guide's workflow) the newest flow-completion run beside this run's folder, else
+ * weights/recurrent_flow_completion.pth.
+ */
+export function flowCompletionWeights(cfg: TrainConfig): FrozenWeights {
   const parent = path.dirname(cfg.save_dir);
-  const run = findRuns(parent, 'recurrent_flow_completion')[0];
-  return [
-    ...(run ? ([[run, `the newest flow-completion run in ${parent}/`]] as Array<[string, string]>) : []),
-    ['weights/recurrent_flow_completion.pth', 'weights/recurrent_flow_completion.pth'],
-  ];
+  const skipSearch = cfg.networks.flow_completion || cfg.networks.allow_det_init;
+  return findFrozenWeights(cfg, 'networks.flow_completion', 'flow completion (frozen)', cfg.networks.flow_completion, [
+    { path: skipSearch ? null : findRuns(parent, 'recurrent_flow_completion')[0] ?? null, label: `flow-completion run with a checkpoint in ${parent}/` },
+    { path: 'weights/recurrent_flow_completion.pth', label: 'weights/recurrent_flow_completion.pth' },
+  ], 'train flow completion first (propainter train -c <flow-completion config>; its run folder there is found) or provide weights/recurrent_flow_completion.pth');
 }
 
 /** The networks and optimizers a system checkpoints: the trained one ('G') and maybe a discriminator ('D'). */
