@@ -8,6 +8,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Module } from '../nn/module';
 import { Discriminator2D } from './discriminator';
+import type { InpaintGenerator } from './propainter';
 import { BuildOptions, ZOO } from './zoo';
 
 /** An inpainting generator as the ProPainter system trains it (InpaintGenerator's forward). */
@@ -17,14 +18,7 @@ export interface VideoInpainter extends Module {
    * forward/backward, masksIn / masksUpdated [B, T, H, W, 1] → frames [B, T, H, W, 3] in training
    * mode (all frames), [B, numLocal, …] in eval mode.
    */
-  forward(
-    frames: tf.Tensor,
-    flows: readonly [tf.Tensor, tf.Tensor],
-    masksIn: tf.Tensor,
-    masksUpdated: tf.Tensor,
-    numLocal: number,
-    opts?: { interpolation?: 'nearest' | 'bilinear'; tDilation?: number },
-  ): tf.Tensor5D;
+  forward: InpaintGenerator['forward'];
 }
 
 /** A flow-completion network (RecurrentFlowCompleteNet's training and completion entry points). */

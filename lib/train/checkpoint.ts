@@ -114,13 +114,6 @@ export function findCheckpoint(target: string): ResolvedCheckpoint {
   return { dir, tag: tag!, format, file: path.join(dir, need[format === 'official' ? 1 : 0]) };
 }
 
-/** The state file of a checkpoint of ours (see findCheckpoint). */
-export function resolveCheckpoint(target: string): string {
-  const c = findCheckpoint(target);
-  if (c.format !== 'ours') throw new Error(`${target}: an official checkpoint set, not a run folder of ours`);
-  return c.file;
-}
-
 export function loadCheckpoint(target: string): CheckpointContents {
   const c = findCheckpoint(target);
   return c.format === 'ours' ? loadOurs(c) : loadOfficial(c);

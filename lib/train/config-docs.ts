@@ -2,7 +2,7 @@
  * docs/config.md, generated from the config schema, the per-model defaults, the loss-term and
  * network registries and the guide's spellings (`npm run docs:config`; a test keeps it current).
  */
-import { CONFIG_SCHEMA, GUIDE_KEYS, MODELS } from './config';
+import { CONFIG_SCHEMA, SPELLINGS, MODELS } from './config';
 import { Field, typeName } from './schema';
 import { lossTerms } from '../losses/registry';
 import { networkNames } from '../models/networks';
@@ -75,8 +75,8 @@ export function configReference(): string {
   out.push(`| inpainting generator | \`networks.generator\` (propainter) | ${networkNames('generator').join(', ')} |`);
   out.push(`| flow completion | \`networks.generator\` (recurrent_flow_completion), \`networks.flow_net\` (propainter, frozen) | ${networkNames('flow_completion').join(', ')} |`);
   out.push(`| discriminator | \`networks.discriminator\` | ${[...networkNames('discriminator'), 'none'].join(', ')} |`);
-  out.push('', '## The training guide\'s spellings', '', '| written | means |', '|---|---|');
-  for (const [k, v] of GUIDE_KEYS) out.push(`| \`${cell(k)}\` | ${cell(v)} |`);
+  out.push('', '## Other spellings', '', 'The training guide\'s blocks use these; they are normalised to the keys above.', '', '| written | means |', '|---|---|');
+  for (const [k, v] of SPELLINGS) out.push(`| \`${cell(k)}\` | ${cell(v)} |`);
   out.push('');
   return out.join('\n');
 }

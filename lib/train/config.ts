@@ -5,7 +5,7 @@
  *   - the documented format (configs/*.json): name, model, datasets.train, networks, train, loss, …;
  *   - the training guide's blocks as written (`model: "flowcomp"`, `data_root`, `size: [W, H]`,
  *     `num_frames`, `datasets.train.batch_size`, `num_ref_frames: -1`, `warmup: -1`, `fp16` +
- *     `opt_level`, `model_parallel`, `strict_load`, comments in JSONC files) — `GUIDE_KEYS`;
+ *     `opt_level`, `model_parallel`, `strict_load`, comments in JSONC files) — `SPELLINGS`;
  *   - the official repository's format (train_data_loader, losses, model, trainer) — `fromOfficial`.
  * Loss weights are the `*_weight` keys of the registered loss terms (lib/losses): a term added to
  * the registry is configurable without touching this file.
@@ -176,8 +176,8 @@ export type DatasetConfig = TrainConfig['datasets']['train'];
 export type ValConfig = NonNullable<TrainConfig['datasets']['val']>;
 export type LrScheme = TrainConfig['train']['lr_scheme'];
 
-/** The guide's spellings and what they become (for the reference; `fromGuide` applies them). */
-export const GUIDE_KEYS: ReadonlyArray<[string, string]> = [
+/** Other spellings (the guide's, and datasets.train.fixed_masks of earlier configs) and what they become; `fromGuide` applies them. */
+export const SPELLINGS: ReadonlyArray<[string, string]> = [
   ['model: "flowcomp"', 'model: "recurrent_flow_completion"'],
   ['datasets.train.data_root', 'datasets.train.root; a frames folder (…/JPEGImages_432_240) becomes root = its parent + frames_dir'],
   ['datasets.train.size: [W, H]', 'datasets.train.width, height'],
@@ -296,7 +296,7 @@ function move(from: Obj, fk: string, fromPath: string, to: Obj, tk: string, toPa
 }
 
 /**
- * The guide's spellings (GUIDE_KEYS) → the documented format, in place. Only keys that are
+ * The guide's spellings (SPELLINGS) → the documented format, in place. Only keys that are
  * present are touched; `notes` receives what is worth saying once.
  */
 function fromGuide(raw: Obj, problems: string[], notes: string[]): void {

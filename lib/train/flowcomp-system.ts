@@ -1,9 +1,10 @@
 /**
  * Flow-completion training (core/trainer_flow_w_edge.py, spec §10.4): ground-truth flows of the
  * local frames from frozen RAFT (eval, no gradient) or from .flo files, Canny edges of those
- * flows, `forward_bidirect_flow` of the RecurrentFlowCompleteNet in training mode (flows and
- * edges), and flow_weight·(L1 + smoothness) + warp_weight·census + edge_weight·edge loss, one Adam
- * step with the scheduled learning rate.
+ * flows, `forward_bidirect_flow` of the flow-completion network named by networks.generator in
+ * training mode (flows and edges), the flow loss terms of the registry (flow_weight·(L1 +
+ * smoothness) + warp_weight·census + edge_weight·edge by default), one Adam step with the
+ * scheduled learning rate.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { completeFlows } from '../models/flow-completion';
