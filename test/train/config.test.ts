@@ -1,8 +1,8 @@
 /**
  * Configs: the training guide's blocks load verbatim (files in ../shared/reference/guide-configs)
  * with the same meaning; the merged blocks (progressive, fp16, warm-up, multi-GPU JSONC) do what
- * the guide says or are reported / refused clearly; the shipped configs load; docs/config.md is
- * the generated reference.
+ * the guide says or are reported / refused clearly; flip, random_reverse_clip and strict_load do
+ * what they say; the shipped configs load; docs/config.md is the generated reference.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -12,8 +12,13 @@ import { CONFIG_SCHEMA, loadConfig, parseJsonc, resolveConfig } from '../../lib/
 import { configReference } from '../../lib/train/config-docs';
 import type { Field } from '../../lib/train/schema';
 import { ConfigError } from '../../lib/train/schema';
-import { progressiveSize } from '../../lib/train/data';
+import { progressiveSize, trainDataset } from '../../lib/train/data';
+import { createSystem } from '../../lib/train/systems';
+import { RecurrentFlowCompleteNet } from '../../lib/models/flow-completion';
+import { writeSafetensors } from '../../lib/io/safetensors';
+import { useBackend } from '../../lib/runtime';
 import { hasShared } from '../helpers';
+import { synthRoot, tmpDir } from './helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const GUIDE = path.join(ROOT, '..', 'shared', 'reference', 'guide-configs');
@@ -95,6 +100,34 @@ test('two spellings of one setting must agree; errors name both keys', () => {
   bad({ ...ds({}), networks: { generator: 'propainter' } }, /networks\.generator: "propainter" is not a flow_completion network \(flowcomp\)/);
   const same = resolveConfig(ds({ size: [64, 48], width: 64 }));
   assert.deepEqual([same.datasets.train.width, same.datasets.train.height], [64, 48]);
+});
+
+test('flip and random_reverse_clip switch the augmentations; strict_load false loads the matching keys and says which did not match', async () => {
+  await useBackend('cpu');
+  const root = await synthRoot(16, 3, 8);
+  const data = (flip: boolean, reverse: boolean) =>
+    trainDataset(resolveConfig({ model: 'flowcomp', seed: 3, datasets: { train: { data_root: root, size: [16, 16], num_frames: 3, flip, random_reverse_clip: reverse } } }));
+  const draws = async (flip: boolean, reverse: boolean) => {
+    const ds = data(flip, reverse);
+    const items = await Promise.all(Array.from({ length: 12 }, (_, k) => ds.getItem(k % ds.length, Math.floor(k / ds.length))));
+    return { flipped: items.filter((s) => s.flipped).length, reversed: items.filter((s) => s.reversed).length };
+  };
+  const on = await draws(true, true);
+  assert.ok(on.flipped > 0 && on.reversed > 0, JSON.stringify(on));
+  assert.deepEqual(await draws(false, false), { flipped: 0, reversed: 0 });
+
+  const net = new RecurrentFlowCompleteNet();
+  const sd = net.stateDict();
+  net.dispose();
+  sd.delete('edgeDetector.out_layer.bias');
+  sd.set('extra.weight', { dtype: 'float32', shape: [1], data: Float32Array.of(1) });
+  const file = path.join(tmpDir('strict'), 'partial.safetensors');
+  writeSafetensors(file, sd);
+  const cfg = (strict: boolean) => resolveConfig({ model: 'flowcomp', strict_load: strict, datasets: { train: { root, load_flow: true } }, networks: { init_generator: file } });
+  assert.throws(() => createSystem(cfg(true), () => undefined), /partial\.safetensors: state dict does not match RecurrentFlowCompleteNet:[\s\S]*edgeDetector\.out_layer\.bias/);
+  const lines: string[] = [];
+  createSystem(cfg(false), (l) => lines.push(l)).dispose();
+  assert.ok(lines.some((l) => /partial\.safetensors: strict_load false — 1 key\(s\) not in the file keep their values \(edgeDetector\.out_layer\.bias\), 1 extra key\(s\) ignored \(extra\.weight\)/.test(l)), lines.join('\n'));
 });
 
 test('the shipped configs load; the guide\'s flowcomp spelling is the model zoo name', () => {
