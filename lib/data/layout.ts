@@ -77,6 +77,17 @@ export function flowFileNames(frameA: string, frameB: string): { forward: string
   return { forward: `${a}_${b}_f.flo`, backward: `${b}_${a}_b.flo` };
 }
 
+/**
+ * `dir/name` for a folder or file name that came from the user or from a file, refusing names
+ * that would leave `dir` (empty, `.`, `..`, separators, NUL): such names are single path parts.
+ */
+export function childPath(dir: string, name: string, what: string): string {
+  if (!name || name === '.' || name === '..' || /[\\/\0]/.test(name)) {
+    throw new Error(`${dir}: ${what} ${JSON.stringify(name)} is not a plain name inside this folder`);
+  }
+  return path.join(dir, name);
+}
+
 /** Evaluation mask name of frame i: 00000.png. */
 export function maskFileName(i: number): string {
   return `${String(i).padStart(5, '0')}.png`;

@@ -25,7 +25,8 @@ import { Rng } from './rng';
 import { synthVideo } from './synth';
 import { forEachLimit } from './fsutil';
 import { loadFrameSource } from './sources';
-import { fsyncDir, writeFileAtomicAsync } from '../io/atomic';
+import { ensureDir, fsyncDir, writeFileAtomicAsync } from '../io/atomic';
+import { isInside, resolveInside } from '../io/paths';
 
 export interface Failure {
   file: string;
@@ -39,6 +40,25 @@ const WRITE_CONCURRENCY = 8;
 
 export function stagingDir(finalDir: string): string {
   return path.join(path.dirname(finalDir), `.${path.basename(finalDir)}.partial`);
+}
+
+/**
+ * Creates (or reuses, to resume) the staging folder of `finalDir`. Anything else found under that
+ * name — a symbolic link, a file — is refused, never followed: writes must land in the output.
+ */
+export function openStaging(finalDir: string): string {
+  const stage = stagingDir(finalDir);
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.lstatSync(stage);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  if (st && !st.isDirectory()) {
+    throw new Error(`${stage}: ${st.isSymbolicLink() ? 'is a symbolic link' : 'is not a folder'}, not a staging folder of this tool; remove it and run again`);
+  }
+  ensureDir(stage);
+  return stage;
 }
 
 /** Renames a complete staging folder to its final name. */
@@ -160,8 +180,9 @@ export async function resizeDataset(opts: ResizeOptions): Promise<ResizeResult> 
   const concurrency = opts.concurrency ?? Math.max(2, os.cpus().length * 2);
   const sources = resizeSources(opts.inputDir);
   const outDir = path.resolve(opts.outputDir);
-  if (path.resolve(opts.inputDir) === outDir) throw new Error(`${outDir}: output folder must differ from the input folder`);
-  fs.mkdirSync(outDir, { recursive: true });
+  // An output inside the input would be read back as an input video on the next run.
+  if (isInside(opts.inputDir, outDir)) throw new Error(`${outDir}: the output folder must be outside the input folder ${path.resolve(opts.inputDir)}`);
+  ensureDir(outDir);
   const res: ResizeResult = { done: [], skipped: [], failures: [], frames: 0 };
   const ext = o.format === 'png' ? '.png' : '.jpg';
   let total = sources.reduce((a, s) => a + (s.frames ?? 0), 0);
@@ -181,8 +202,7 @@ export async function resizeDataset(opts: ResizeOptions): Promise<ResizeResult> 
       opts.onProgress?.(done, total, src.name);
       continue;
     }
-    const stage = stagingDir(finalDir);
-    fs.mkdirSync(stage, { recursive: true });
+    const stage = openStaging(finalDir);
     try {
       let count = 0;
       if (src.kind === 'frames') {
@@ -283,6 +303,8 @@ export interface MaskSetOptions {
   width?: number;
   height?: number;
   seed?: number;
+  /** Where the video names were read from (an index file), named in errors. */
+  source?: string;
   onVideo?: (name: string, status: 'skipped' | 'done') => void;
   /** (videos done, videos, video). */
   onProgress?: Progress;
@@ -294,17 +316,21 @@ export async function writeMaskSet(opts: MaskSetOptions): Promise<{ done: string
   const H = opts.height ?? DEFAULT_HEIGHT;
   const seed = opts.seed ?? 0;
   const out = path.resolve(opts.out);
-  fs.mkdirSync(out, { recursive: true });
+  const source = opts.source ?? 'masks';
+  // Every name is checked before anything is written.
+  const finals = opts.videos.map((v) => {
+    if (!Number.isInteger(v.frames) || v.frames < 1) throw new Error(`${source}: video '${v.name}' has ${v.frames} frames`);
+    return resolveInside(out, v.name, `${source}: video`);
+  });
+  ensureDir(out);
   const res = { done: [] as string[], skipped: [] as string[] };
-  for (const v of opts.videos) {
-    if (!Number.isInteger(v.frames) || v.frames < 1) throw new Error(`masks: video '${v.name}' has ${v.frames} frames`);
-    const finalDir = path.join(out, v.name);
+  for (const [i, v] of opts.videos.entries()) {
+    const finalDir = finals[i];
     if (isDir(finalDir)) {
       res.skipped.push(v.name);
       opts.onVideo?.(v.name, 'skipped');
     } else {
-      const stage = stagingDir(finalDir);
-      fs.mkdirSync(stage, { recursive: true });
+      const stage = openStaging(finalDir);
       await writeMasksInto(stage, new Rng(seed, 'masks', v.name), v.frames, W, H);
       commitStaged(stage, finalDir);
       res.done.push(v.name);
@@ -373,7 +399,7 @@ export async function writeSynthDataset(opts: SynthDatasetOptions): Promise<{ ro
   const framesRoot = path.join(root, resizedFramesDirName(W, H));
   const flowsRoot = path.join(root, FLOWS_DIR);
   const masksRoot = path.join(root, MASKS_DIR);
-  for (const d of [framesRoot, flowsRoot, masksRoot]) fs.mkdirSync(d, { recursive: true });
+  for (const d of [framesRoot, flowsRoot, masksRoot]) ensureDir(d);
   const res = { root, done: [] as string[], skipped: [] as string[] };
   let textures: Uint8Array[] | undefined;
   if (opts.source) {
@@ -395,8 +421,7 @@ export async function writeSynthDataset(opts: SynthDatasetOptions): Promise<{ ro
     const frameNames = video.frames.map((_, t) => String(t).padStart(5, '0') + ext);
     const [fFinal, flFinal, mFinal] = finals;
     if (!isDir(fFinal)) {
-      const stage = stagingDir(fFinal);
-      fs.mkdirSync(stage, { recursive: true });
+      const stage = openStaging(fFinal);
       await forEachLimit(video.frames, WRITE_CONCURRENCY, async (img, t) => {
         const target = path.join(stage, frameNames[t]);
         if (fs.existsSync(target)) return;
@@ -405,8 +430,7 @@ export async function writeSynthDataset(opts: SynthDatasetOptions): Promise<{ ro
       commitStaged(stage, fFinal);
     }
     if (!isDir(flFinal)) {
-      const stage = stagingDir(flFinal);
-      fs.mkdirSync(stage, { recursive: true });
+      const stage = openStaging(flFinal);
       const enc = opts.floEncoding ?? 'float16';
       await forEachLimit(video.flowsF, WRITE_CONCURRENCY, async (ff, k) => {
         const n = flowFileNames(frameNames[k], frameNames[k + 1]);
@@ -416,8 +440,7 @@ export async function writeSynthDataset(opts: SynthDatasetOptions): Promise<{ ro
       commitStaged(stage, flFinal);
     }
     if (!isDir(mFinal)) {
-      const stage = stagingDir(mFinal);
-      fs.mkdirSync(stage, { recursive: true });
+      const stage = openStaging(mFinal);
       await writeMasksInto(stage, new Rng(seed, 'masks', name), opts.frames, W, H);
       commitStaged(stage, mFinal);
     }

@@ -8,6 +8,7 @@
 import * as path from 'path';
 import { readGrey, resizeNearest } from '../io/image';
 import { readFloAsync, resizeFlow } from '../io/flo';
+import { resolveInside } from '../io/paths';
 import {
   DEFAULT_HEIGHT, DEFAULT_WIDTH, FLOWS_DIR, flowFileNames, listFrames, listVideos, maskFileName, MASKS_DIR,
   openDatasetRoot,
@@ -65,7 +66,9 @@ export class TestDataset implements SampleSource {
     this.videoNames = opts.videos ? [...opts.videos] : listVideos(this.masksDir);
     if (this.videoNames.length === 0) throw new Error(`${this.masksDir}: no mask folders (one per video expected)`);
     this.frameLists = this.videoNames.map((v) => {
-      const frames = listFrames(path.join(this.framesDir, v));
+      // Listed names may come from a file. The check is on the name, so one inside the frames
+      // folder is inside the mask and flow folders too.
+      const frames = listFrames(resolveInside(this.framesDir, v, 'videos option: video'));
       if (frames.length === 0) throw new Error(`${path.join(this.framesDir, v)}: empty video (no frames)`);
       return opts.maxFrames ? frames.slice(0, opts.maxFrames) : frames;
     });

@@ -9,6 +9,7 @@
  */
 import * as path from 'path';
 import { readFloAsync, resizeFlow } from '../io/flo';
+import { resolveInside } from '../io/paths';
 import {
   DEFAULT_HEIGHT, DEFAULT_WIDTH, FLOWS_DIR, flowFileNames, listFrames, openDatasetRoot, readIndex,
 } from './layout';
@@ -81,17 +82,21 @@ export class TrainDataset implements SampleSource {
     this.framesDir = root.framesDir;
     this.flowRoot = path.resolve(root.root, opts.flowRoot ?? FLOWS_DIR);
     let names: string[];
+    let source = 'videos option:';
     if (opts.videos) names = [...opts.videos];
     else {
       const indexFile = path.resolve(root.root, opts.indexFile ?? 'train.json');
       names = Object.keys(readIndex(indexFile));
+      source = `${indexFile}:`;
     }
     names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     this.videoNames = [];
     this.frameLists = [];
     // Keep videos strictly longer than L + R (the official filter).
     for (const v of names) {
-      const frames = listFrames(path.join(this.framesDir, v));
+      // Names come from a file. A name that stays inside the frames folder stays inside the flow
+      // folder too (the check is on the name), so frames and flows are read only from inside.
+      const frames = listFrames(resolveInside(this.framesDir, v, `${source} video`));
       if (frames.length > this.numLocal + this.numRef) {
         this.videoNames.push(v);
         this.frameLists.push(frames);

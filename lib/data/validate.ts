@@ -12,6 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { statFlo } from '../io/flo';
+import { resolveInside } from '../io/paths';
 import {
   DatasetRoot, DEFAULT_HEIGHT, DEFAULT_WIDTH, flowFileNames, listFrames, listVideos, maskFileName,
   openDatasetRoot, readIndex, RootOptions, sizeFromFramesDir, VideoIndex,
@@ -100,7 +101,13 @@ export async function validateDataset(rootDir: string, opts: ValidateOptions = {
   report.videos = videos.length;
   for (const { file, index } of indexes) {
     for (const [v, n] of Object.entries(index)) {
-      const dir = path.join(root.framesDir, v);
+      let dir: string;
+      try {
+        dir = resolveInside(root.framesDir, v, 'video');
+      } catch (e) {
+        add(file, (e as Error).message);
+        continue;
+      }
       const frames = frameLists.get(v);
       if (!frames) add(dir, `video folder not found (listed in ${file})`);
       else if (frames.length !== n) add(dir, `has ${frames.length} frames but ${file} says ${n}`);

@@ -3,6 +3,7 @@
  * (zip or legacy), told apart by their first bytes, never by the extension.
  */
 import * as fs from 'fs';
+import { fsReason } from './atomic';
 import { StateDict } from './host-tensor';
 import { LEGACY_MAGIC, PthReadOptions, hexHead, readPth } from './pth';
 import { readSafetensors, writeSafetensors } from './safetensors';
@@ -19,9 +20,11 @@ export interface LoadCheckpointOptions extends PthReadOptions {
 export function detectCheckpointFormat(file: string): CheckpointFormat {
   let fd: number;
   try {
+    // Opening a folder succeeds on Linux; reading it then fails with a bare EISDIR.
+    if (fs.statSync(file).isDirectory()) throw new Error('it is a folder, not a checkpoint file');
     fd = fs.openSync(file, 'r');
   } catch (e) {
-    throw new Error(`cannot read checkpoint ${file}: ${(e as Error).message}`);
+    throw new Error(`${file}: cannot read the checkpoint: ${fsReason(e)}`);
   }
   const head = new Uint8Array(512);
   let got: number;

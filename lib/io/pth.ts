@@ -18,7 +18,7 @@ import {
   PickleError, PickleTruncatedError, PyDict, StorageRef, TensorRef, TorchStorageType, isTuple, unpickle,
 } from './pickle';
 import { dtypeBytes } from './safetensors';
-import { ByteSource, ZipReader, bufferSource, buildTorchZip, fileSource, looksLikeZip } from './zip';
+import { ByteSource, ZipEntry, ZipReader, bufferSource, buildTorchZip, fileSource, looksLikeZip } from './zip';
 
 export type PthFormat = 'zip' | 'legacy';
 
@@ -147,8 +147,29 @@ function storageLoader(storages: Map<string, StorageRef>) {
   };
 }
 
+/**
+ * What deflated entries of an archive may inflate to in total: a checkpoint torch wrote stores
+ * its entries (nothing to inflate); one re-zipped by a tool compresses weights little. The
+ * allowance stops a small file from inflating to gigabytes (deflate reaches ~1000:1).
+ */
+function inflateBudget(fileSize: number): number {
+  return 64 * 2 ** 20 + 16 * fileSize;
+}
+
 function loadZip(src: ByteSource, source: string, opts: PthObjectOptions): unknown {
   const zip = new ZipReader(src, source);
+  let budget = inflateBudget(src.size);
+  /** Reads an entry; a deflated one only within the budget, before anything is inflated. */
+  const readEntry = (entry: ZipEntry, verifyCrc: boolean): Uint8Array => {
+    if (entry.method !== 0) {
+      if (entry.size > budget) {
+        throw new Error(`${source}: entry "${entry.name}" inflates ${entry.compressedSize} compressed bytes to ${entry.size}, ` +
+          `beyond the ${inflateBudget(src.size)} bytes allowed for a ${src.size}-byte file (a ZIP bomb?); re-save it with torch.save`);
+      }
+      budget -= entry.size;
+    }
+    return zip.read(entry, { verifyCrc });
+  };
   const pkls = zip.entries.filter((e) => /^[^/]+\/data\.pkl$/.test(e.name));
   if (pkls.length !== 1) {
     const names = zip.entries.slice(0, 8).map((e) => e.name).join(', ');
@@ -157,13 +178,14 @@ function loadZip(src: ByteSource, source: string, opts: PthObjectOptions): unkno
   const pklEntry = pkls[0];
   const prefix = pklEntry.name.slice(0, -'data.pkl'.length);
   const verifyCrc = opts.verifyCrc ?? true;
-  const pkl = zip.read(pklEntry, { verifyCrc });
+  const pkl = readEntry(pklEntry, verifyCrc);
   const storages = new Map<string, StorageRef>();
   const { value } = unpickle(pkl, { source: `${source} (${pklEntry.name})`, persistentLoad: storageLoader(storages) });
   let bigEndian = false;
   const bo = zip.get(`${prefix}byteorder`);
   if (bo) {
-    const s = Buffer.from(zip.read(bo)).toString('latin1').trim();
+    if (bo.size > 16) throw new Error(`${source}: byteorder entry of ${bo.size} bytes (expected "little" or "big")`);
+    const s = Buffer.from(readEntry(bo, verifyCrc)).toString('latin1').trim();
     if (s !== 'little' && s !== 'big') throw new Error(`${source}: unknown byteorder "${s}"`);
     bigEndian = s === 'big';
   }
@@ -174,7 +196,11 @@ function loadZip(src: ByteSource, source: string, opts: PthObjectOptions): unkno
     if (!entry) throw new Error(`${source}: storage "${ref.key}" is missing from the archive (no entry "${name}"; truncated or corrupt file)`);
     const need = ref.numel * dtypeBytes(ref.dtype);
     if (entry.size < need) throw new Error(`${source}: storage "${ref.key}" has ${entry.size} bytes, needs ${need} (${ref.numel} × ${ref.dtype})`);
-    let b = zip.read(entry, { verifyCrc });
+    // Inflate no more than the pickle references (torch writes exactly that many bytes).
+    if (entry.method !== 0 && entry.size > need) {
+      throw new Error(`${source}: storage "${ref.key}" inflates to ${entry.size} bytes but the pickle references ${need} (${ref.numel} × ${ref.dtype})`);
+    }
+    let b = readEntry(entry, verifyCrc);
     if (b.byteLength > need) b = b.subarray(0, need);
     bytes.set(ref, bigEndian ? byteswap(b, dtypeBytes(ref.dtype)) : b);
   }

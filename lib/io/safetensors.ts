@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import { DType, HostData, HostTensor, StateDict, numel } from './host-tensor';
-import { writeFileAtomic } from './atomic';
+import { fsReason, writeFileAtomic } from './atomic';
 
 const CODES: Record<string, DType> = {
   F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16',
@@ -41,33 +41,69 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-/** Parses safetensors bytes; `source` names the file in errors. */
+/** Largest JSON header accepted (the reference implementation's limit). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * Parses safetensors bytes; `source` names the file in errors. The header is untrusted: every
+ * entry must be an object with a known dtype, a shape of non-negative integers and
+ * `data_offsets` [begin, end] inside the data section matching the shape, and no two tensors may
+ * share bytes.
+ */
 export function parseSafetensors(buf: Uint8Array, source = 'safetensors data'): SafetensorsFile {
   if (buf.byteLength < 8) throw new Error(`${source}: too short to be a safetensors file (${buf.byteLength} bytes)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n = Number(view.getBigUint64(0, true));
-  if (n <= 0 || 8 + n > buf.byteLength) throw new Error(`${source}: header length ${n} exceeds file size ${buf.byteLength} (truncated or not safetensors)`);
-  let header: Record<string, any>;
+  const n64 = view.getBigUint64(0, true);
+  if (n64 === 0n || 8n + n64 > BigInt(buf.byteLength)) throw new Error(`${source}: header length ${n64} exceeds file size ${buf.byteLength} (truncated or not safetensors)`);
+  const n = Number(n64);
+  if (n > MAX_HEADER_BYTES) throw new Error(`${source}: header of ${n} bytes is larger than the ${MAX_HEADER_BYTES}-byte limit`);
+  let header: unknown;
   try {
     header = JSON.parse(Buffer.from(buf.subarray(8, 8 + n)).toString('utf8'));
   } catch (e) {
     throw new Error(`${source}: header is not valid JSON (${(e as Error).message})`);
   }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Error(`${source}: header is not a JSON object`);
   const dataStart = 8 + n;
+  const dataLength = buf.byteLength - dataStart;
   const tensors: StateDict = new Map();
   let metadata: Record<string, string> = {};
-  for (const [name, info] of Object.entries(header)) {
+  const ranges: Array<{ name: string; begin: number; end: number }> = [];
+  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
+    const bad = (what: string): never => {
+      throw new Error(`${source}: tensor "${name}" ${what}`);
+    };
     if (name === '__metadata__') {
+      if (info === null || typeof info !== 'object' || Array.isArray(info) || !Object.values(info).every((v) => typeof v === 'string')) {
+        throw new Error(`${source}: __metadata__ must be an object of strings`);
+      }
       metadata = info as Record<string, string>;
       continue;
     }
-    const dtype = CODES[info.dtype];
-    if (!dtype) throw new Error(`${source}: tensor "${name}" has unsupported dtype ${info.dtype}`);
-    const [begin, end] = info.data_offsets as [number, number];
-    const shape = info.shape as number[];
-    if (end - begin !== numel(shape) * BYTES[dtype]) throw new Error(`${source}: tensor "${name}" byte range ${begin}..${end} does not match shape [${shape}] ${info.dtype}`);
-    if (dataStart + end > buf.byteLength) throw new Error(`${source}: tensor "${name}" extends past the end of the file (truncated)`);
-    tensors.set(name, { dtype, shape, data: typedFromBytes(dtype, buf.subarray(dataStart + begin, dataStart + end)) });
+    if (info === null || typeof info !== 'object' || Array.isArray(info)) bad(`has no description (${JSON.stringify(info)})`);
+    const { dtype: code, shape, data_offsets: offsets } = info as Record<string, unknown>;
+    const dtype = typeof code === 'string' && Object.hasOwn(CODES, code) ? CODES[code] : undefined;
+    if (!dtype) bad(`has unsupported dtype ${JSON.stringify(code)}`);
+    if (!Array.isArray(shape) || !shape.every(isCount)) bad(`has an invalid shape ${JSON.stringify(shape)} (non-negative integers expected)`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
+      bad(`has invalid data_offsets ${JSON.stringify(offsets)} (non-negative integers [begin, end] expected)`);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (end > dataLength) bad(`extends past the end of the file (bytes ${begin}..${end} of a ${dataLength}-byte data section; truncated?)`);
+    const dims = shape as number[];
+    if (end - begin !== numel(dims) * BYTES[dtype!]) bad(`byte range ${begin}..${end} does not match shape [${dims}] ${code}`);
+    ranges.push({ name, begin, end });
+    tensors.set(name, { dtype: dtype!, shape: dims, data: typedFromBytes(dtype!, buf.subarray(dataStart + begin, dataStart + end)) });
+  }
+  // Non-empty byte ranges in order must not start before the furthest end seen so far.
+  let reach: { name: string; begin: number; end: number } | null = null;
+  for (const r of ranges.filter((x) => x.end > x.begin).sort((a, b) => a.begin - b.begin)) {
+    if (reach && r.begin < reach.end) {
+      throw new Error(`${source}: tensors "${reach.name}" and "${r.name}" overlap (bytes ${reach.begin}..${reach.end} and ${r.begin}..${r.end})`);
+    }
+    if (!reach || r.end > reach.end) reach = r;
   }
   return { tensors, metadata };
 }
@@ -77,7 +113,7 @@ export function readSafetensors(file: string): SafetensorsFile {
   try {
     buf = fs.readFileSync(file);
   } catch (e) {
-    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
+    throw new Error(`${file}: cannot read: ${fsReason(e)}`);
   }
   return parseSafetensors(buf, file);
 }

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { readSampleIndex, SampleEntry } from '../train/callbacks/samples';
-import { CONFIG_FILE, LOG_FILE } from '../train/run-folder';
+import { CONFIG_FILE, LOG_FILE, SAMPLES_DIR, SAMPLES_INDEX } from '../train/run-folder';
 
 export interface StepRow {
   iteration: number;
@@ -96,7 +96,13 @@ export function readRunLog(dir: string): RunLog {
     }
   });
   const byIt = <T extends { iteration: number }>(m: Map<number, T>) => [...m.values()].sort((a, b) => a.iteration - b.iteration);
-  return { dir, name, model, config, steps: byIt(steps), validations: byIt(validations), checkpoints, segments, samples: readSampleIndex(dir) };
+  let samples: SampleEntry[];
+  try {
+    samples = readSampleIndex(dir);
+  } catch (e) {
+    throw new Error(`${path.join(dir, SAMPLES_DIR, SAMPLES_INDEX)}: ${(e as Error).message}`);
+  }
+  return { dir, name, model, config, steps: byIt(steps), validations: byIt(validations), checkpoints, segments, samples };
 }
 
 /** Seconds spent in training steps (validation and checkpoint writing excluded). */

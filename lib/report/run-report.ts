@@ -2,18 +2,23 @@
  * A self-contained HTML report of one or more training runs: an overview table, per run a summary
  * (iterations, size, frames, speed, first → last losses, validation metrics), loss curves, the
  * learning rate, validation metrics over time and the latest sample images (training and
- * held-out). plotly.js and the images are embedded, so the file opens offline and can be mailed.
+ * held-out); then the evaluation folders given in `evaluations` (lib/report/eval-report.ts).
+ * plotly.js and the images are embedded, so the file opens offline and can be mailed.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { writeFileAtomic } from '../io/atomic';
+import { resolveInside } from '../io/paths';
 import { escapeHtml } from '../viz/display';
 import { Figure, figureHtml, plotlyScriptTag } from '../viz/plotly';
 import { lineFigure, withSmoothing } from '../viz/charts';
-import { SAMPLES_DIR } from '../train/run-folder';
+import { SAMPLES_DIR, SAMPLES_INDEX } from '../train/run-folder';
 import type { SampleEntry } from '../train/callbacks/samples';
 import { RunLog, scalarNames, scalarSeries, trainingSeconds, windowMean } from './run-log';
+import { CSS, SCOPE, belowLegend, fmt, formatSeconds, table } from './html';
+import { evalReportSections } from './eval-report';
+import type { EvalRun } from './eval-run';
 
 export interface ReportOptions {
   title?: string;
@@ -21,37 +26,17 @@ export interface ReportOptions {
   notes?: string[];
   /** The command that produced the report (shown in the header). */
   generatedBy?: string;
+  /** Evaluation folders (propainter evaluate) to report after the training runs. */
+  evaluations?: EvalRun[];
 }
 
-const DEFAULT_TITLE = 'ProPainter-TS training report';
+const defaultTitle = (runs: RunLog[], opts: ReportOptions) =>
+  `ProPainter-TS ${runs.length && opts.evaluations?.length ? 'training and evaluation' : runs.length ? 'training' : 'evaluation'} report`;
 
-const fmt = (v: number, digits = 4): string => {
-  if (!Number.isFinite(v)) return '–';
-  const a = Math.abs(v);
-  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2) : v.toFixed(digits);
-};
-
-export function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '–';
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  return m < 60 ? `${m} min ${Math.round(s - 60 * m)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
-}
-
-function table(head: string[], rows: string[][]): string {
-  const th = head.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
-  const tr = rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('');
-  return `<table><thead><tr>${th}</tr></thead><tbody>${tr}</tbody></table>`;
-}
 
 /** Adversarial terms live on another scale than the reconstruction losses: their own plot. */
 const isAdversarial = (name: string) => /(^|\/)(dis|gan)/.test(name);
 
-/** Half-width figures: the legend goes under the plot, where it cannot cover the title. */
-function belowLegend(fig: Figure): Figure {
-  const layout = { ...fig.layout, legend: { orientation: 'h', x: 0, xanchor: 'left', y: -0.3, yanchor: 'top' }, margin: { l: 60, r: 20, t: 50, b: 90 } };
-  return { ...fig, layout };
-}
 
 function lossFigures(run: RunLog): Figure[] {
   const names = scalarNames(run);
@@ -112,8 +97,14 @@ function summaryRows(run: RunLog): string[][] {
   return rows;
 }
 
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
 function imageTag(run: RunLog, e: SampleEntry): string {
-  const png = fs.readFileSync(path.join(run.dir, SAMPLES_DIR, e.file));
+  // The index is a file in the run folder: its names must not embed files from elsewhere.
+  const samples = path.join(run.dir, SAMPLES_DIR);
+  const file = resolveInside(samples, e.file, `${path.join(samples, SAMPLES_INDEX)}: file`, { real: true });
+  const png = fs.readFileSync(file);
+  if (png.byteLength < 24 || !png.subarray(0, 8).equals(PNG_SIGNATURE)) throw new Error(`${file}: not a PNG image`);
   // Small training-size images are shown enlarged (crisp pixels) to about 400 px wide or 600 px high.
   const width = png.readUInt32BE(16);
   const height = png.readUInt32BE(20);
@@ -135,23 +126,13 @@ function pickSamples(run: RunLog): SampleEntry[] {
   return [...val.filter((s) => shownVal.has(s.iteration)), ...train.filter((s) => s.iteration === lastTrain)];
 }
 
-/** Scoped under the wrapper class, so the same markup can sit inside a notebook page. */
-const SCOPE = 'propainter-report';
-const CSS = `
-.${SCOPE}{font:14px/1.45 Helvetica,Arial,sans-serif;color:#222;max-width:1100px;margin:24px auto;padding:0 16px}
-.${SCOPE} h1{font-size:22px;margin-bottom:4px}.${SCOPE} h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
-.${SCOPE} h3{font-size:15px;margin-top:20px}.${SCOPE} .meta{color:#666;font-size:12px}
-.${SCOPE} table{border-collapse:collapse;margin:8px 0}.${SCOPE} td,.${SCOPE} th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-.${SCOPE} th{background:#f3f3f6}.${SCOPE} figure{display:inline-block;margin:6px;vertical-align:top}
-.${SCOPE} figure img{image-rendering:pixelated;max-width:100%}.${SCOPE} figcaption{font-size:12px;color:#555;text-align:center}
-.${SCOPE} ul.notes{color:#333;font-size:13px}.${SCOPE} .grid{display:grid;grid-template-columns:1fr 1fr;gap:8px}.${SCOPE} .grid>div{min-width:0}`;
 
 /**
  * The report without the page around it and without plotly.js, for a page that already loads
  * plotly (a notebook after `setupPlotly`): `showHtml(runReportFragment(runs))`.
  */
 export function runReportFragment(runs: RunLog[], opts: ReportOptions = {}): string {
-  const title = opts.title ?? DEFAULT_TITLE;
+  const title = opts.title ?? defaultTitle(runs, opts);
   const overview = table(
     ['run', 'model', 'iterations', 'time in steps', 'last losses', 'last validation'],
     runs.map((r) => {
@@ -183,15 +164,14 @@ export function runReportFragment(runs: RunLog[], opts: ReportOptions = {}): str
   });
   const notes = opts.notes?.length ? `<ul class="notes">${opts.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : '';
   const meta = `generated ${new Date().toISOString()} on ${escapeHtml(os.hostname())} (${os.cpus().length} CPUs, node ${process.version})${opts.generatedBy ? ` by <code>${escapeHtml(opts.generatedBy)}</code>` : ''}`;
-  return (
-    `<div class="${SCOPE}"><style>${CSS}</style><h1>${escapeHtml(title)}</h1><p class="meta">${meta}</p>${notes}` +
-    `<h2>Overview</h2>${overview}${sections.join('\n')}</div>`
-  );
+  const training = runs.length ? `<h2>Overview</h2>${overview}${sections.join('\n')}` : '';
+  const evaluation = opts.evaluations?.length ? evalReportSections(opts.evaluations) : '';
+  return `<div class="${SCOPE}"><style>${CSS}</style><h1>${escapeHtml(title)}</h1><p class="meta">${meta}</p>${notes}${training}${evaluation}</div>`;
 }
 
 /** The report as one self-contained HTML document (plotly.js and images inlined). */
 export function renderRunReport(runs: RunLog[], opts: ReportOptions = {}): string {
-  const title = escapeHtml(opts.title ?? DEFAULT_TITLE);
+  const title = escapeHtml(opts.title ?? defaultTitle(runs, opts));
   return (
     `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>${plotlyScriptTag()}</head>` +
     `<body>${runReportFragment(runs, opts)}</body></html>\n`
@@ -202,7 +182,6 @@ export function renderRunReport(runs: RunLog[], opts: ReportOptions = {}): strin
 /** Writes the report atomically; returns its size in bytes. */
 export function writeRunReport(file: string, runs: RunLog[], opts: ReportOptions = {}): number {
   const html = renderRunReport(runs, opts);
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   writeFileAtomic(file, html);
   return Buffer.byteLength(html);
 }

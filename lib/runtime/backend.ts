@@ -94,7 +94,8 @@ function requestedBackend(explicit?: BackendName): BackendName | undefined {
   const env = process.env.PROPAINTER_BACKEND;
   const want = explicit ?? (env && env.length > 0 ? (env as BackendName) : undefined);
   if (want !== undefined && !BACKENDS.includes(want)) {
-    throw new Error(`PROPAINTER_BACKEND=${want} is not a backend; use one of ${BACKENDS.join(', ')}`);
+    const what = explicit !== undefined ? `backend "${want}"` : `PROPAINTER_BACKEND=${want}`;
+    throw new Error(`${what} is not a backend; use one of ${BACKENDS.join(', ')}`);
   }
   return want;
 }

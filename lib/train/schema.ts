@@ -169,7 +169,8 @@ export function validate(field: Field, value: unknown, path: string, problems: s
       const allowedExtra = extra ? new Set(extra.allowed()) : null;
       for (const k of Object.keys(src)) {
         const key = path ? `${path}.${k}` : k;
-        if (k in field.fields) continue;
+        // Own keys only: inherited names (constructor, __proto__) are not fields.
+        if (Object.hasOwn(field.fields, k)) continue;
         if (extra && k.endsWith(extra.suffix)) {
           if (allowedExtra!.has(k)) {
             const v = validate(extra.field, src[k], key, problems);
@@ -218,6 +219,9 @@ export function applyOverrides(raw: Record<string, unknown>, sets: string[]): Re
     const eq = s.indexOf('=');
     if (eq <= 0) throw new ConfigError([`--set ${s}: expected key.path=value`]);
     const keys = s.slice(0, eq).split('.');
+    // These would reach Object.prototype instead of a config key.
+    const proto = keys.find((k) => k === '__proto__' || k === 'constructor' || k === 'prototype');
+    if (proto !== undefined) throw new ConfigError([`--set ${s}: '${proto}' is not a config key`]);
     const text = s.slice(eq + 1);
     let value: unknown;
     try {

@@ -1,6 +1,6 @@
 /**
  * Figure builders for the workbook: training curves (static and live), per-frame metric lines,
- * histograms and bar charts. They return plain plotly `Figure` JSON; show with `showFigure`,
+ * histograms, bar charts and scatter plots. They return plain plotly `Figure` JSON; show with `showFigure`,
  * export with `exportFigure`.
  */
 import { Figure, FigureView, Trace } from './plotly';
@@ -161,6 +161,33 @@ export function barFigure(
       title: figureTitle(opts.title),
       height: opts.height,
       barmode: 'group',
+      xaxis: { title: titled(opts.xTitle) },
+      yaxis: { title: titled(opts.yTitle), type: opts.logY ? 'log' : 'linear' },
+      showlegend: data.length > 1,
+    },
+  };
+}
+
+/** Scatter plot: one marker trace per series; `labels` show on hover (e.g. video names). */
+export function scatterFigure(
+  series: Record<string, { x: ArrayLike<number>; y: ArrayLike<number>; labels?: readonly string[] }>,
+  opts: AxisOptions = {},
+): Figure {
+  const data: Trace[] = Object.entries(series).map(([name, s], i) => ({
+    type: 'scatter',
+    mode: 'markers',
+    name,
+    x: arr(s.x),
+    y: arr(s.y),
+    text: s.labels ? [...s.labels] : undefined,
+    hovertemplate: s.labels ? '%{text}<br>%{x}, %{y}<extra></extra>' : undefined,
+    marker: { color: PALETTE[i % PALETTE.length], size: 8, opacity: 0.8 },
+  }));
+  return {
+    data,
+    layout: {
+      title: figureTitle(opts.title),
+      height: opts.height,
       xaxis: { title: titled(opts.xTitle) },
       yaxis: { title: titled(opts.yTitle), type: opts.logY ? 'log' : 'linear' },
       showlegend: data.length > 1,

@@ -8,6 +8,11 @@
  * further than the Middlebury C code; we follow RAFT so images match the reference outputs
  * (pure right flow is (255, 17, 0), not (255, 0, 0)). Its one out-of-range case (a = +1, k0 = 55)
  * wraps to entry 0 instead of raising.
+ *
+ * `style: 'cvbase'` draws as cvbase's `flow2rgb`, which the official evaluate_flow_completion.py
+ * saves its flow PNGs with: the same segments but exact i/n ramps (not floored to bytes), the
+ * wheel read at (a + 1)/2·(ncols − 1) without RAFT's offset (pure right flow is (255, 0, 0)),
+ * normalised by the exact largest vector (none when the field is all zero), unknown above 1e6.
  */
 import { RgbImage } from './image';
 
@@ -20,11 +25,14 @@ const BM = 13;
 const MR = 6;
 export const NCOLS = RY + YG + GC + CB + BM + MR;
 
-let wheel: Float64Array | null = null;
+export type FlowColorStyle = 'raft' | 'cvbase';
 
-/** The 55 × 3 colour wheel (RGB, 0..255), row-major. */
-export function colorWheel(): Float64Array {
-  if (wheel) return wheel;
+const wheels: Partial<Record<FlowColorStyle, Float64Array>> = {};
+
+/** The 55 × 3 colour wheel (RGB, 0..255), row-major: RAFT's byte values or cvbase's exact ramps. */
+export function colorWheel(style: FlowColorStyle = 'raft'): Float64Array {
+  const cached = wheels[style];
+  if (cached) return cached;
   const w = new Float64Array(NCOLS * 3);
   // Each segment ramps one channel between two primaries: [length, channel held at 255, ramped
   // channel, rising?] — the order of RAFT's make_colorwheel.
@@ -39,13 +47,13 @@ export function colorWheel(): Float64Array {
   let col = 0;
   for (const [n, full, ramp, rising] of segments) {
     for (let i = 0; i < n; i++) {
-      const v = Math.floor((255 * i) / n);
+      const v = style === 'raft' ? Math.floor((255 * i) / n) : (255 * i) / n;
       w[(col + i) * 3 + full] = 255;
       w[(col + i) * 3 + ramp] = rising ? v : 255 - v;
     }
     col += n;
   }
-  wheel = w;
+  wheels[style] = w;
   return w;
 }
 
@@ -84,49 +92,58 @@ export interface FlowColorOptions {
   maxRadius?: number;
   /** BGR channel order (OpenCV) instead of RGB. */
   bgr?: boolean;
+  /** 'raft' (default, RAFT's flow_viz) or 'cvbase' (cvbase.flow2rgb, the official flow PNGs). */
+  style?: FlowColorStyle;
 }
 
-const UNKNOWN_FLOW = 1e9;
+/** Components at or beyond this magnitude are "unknown" (drawn black). */
+const UNKNOWN_FLOW: Record<FlowColorStyle, number> = { raft: 1e9, cvbase: 1e6 };
 
 /** Largest flow magnitude in the field (invalid entries ignored). */
-export function maxFlowRadius(flow: FlowInput): number {
+export function maxFlowRadius(flow: FlowInput, style: FlowColorStyle = 'raft'): number {
   const f = unpackFlow(flow);
   let m = 0;
   for (let i = 0; i < f.width * f.height; i++) {
     const u = f.data[2 * i];
     const v = f.data[2 * i + 1];
-    if (!valid(u, v)) continue;
+    if (!valid(u, v, style)) continue;
     m = Math.max(m, Math.sqrt(u * u + v * v));
   }
   return m;
 }
 
-function valid(u: number, v: number): boolean {
-  return Number.isFinite(u) && Number.isFinite(v) && Math.abs(u) < UNKNOWN_FLOW && Math.abs(v) < UNKNOWN_FLOW;
+function valid(u: number, v: number, style: FlowColorStyle): boolean {
+  const t = UNKNOWN_FLOW[style];
+  // RAFT's limit is exclusive, cvbase's ("> 1e6") inclusive.
+  return Number.isFinite(u) && Number.isFinite(v) && (style === 'raft' ? Math.abs(u) < t && Math.abs(v) < t : Math.abs(u) <= t && Math.abs(v) <= t);
 }
 
 /**
- * Colour image of a flow field. Non-finite (or ≥ 1e9, "unknown") vectors are black.
+ * Colour image of a flow field. Non-finite and "unknown" (RAFT: ≥ 1e9, cvbase: > 1e6) vectors
+ * are black.
  */
 export function flowToColor(flow: FlowInput, opts: FlowColorOptions = {}): RgbImage {
   const f = unpackFlow(flow);
   const n = f.width * f.height;
   const out = new Uint8Array(n * 3);
-  const cw = colorWheel();
-  const norm = (opts.maxRadius ?? maxFlowRadius(f)) + 1e-5;
+  const style = opts.style ?? 'raft';
+  const raft = style === 'raft';
+  const cw = colorWheel(style);
+  const maxRad = opts.maxRadius ?? maxFlowRadius(f, style);
+  const norm = raft ? maxRad + 1e-5 : maxRad > Number.EPSILON ? maxRad : 1;
   for (let i = 0; i < n; i++) {
     const fu = f.data[2 * i];
     const fv = f.data[2 * i + 1];
-    if (!valid(fu, fv)) continue;
+    if (!valid(fu, fv, style)) continue;
     const u = fu / norm;
     const v = fv / norm;
     const rad = Math.sqrt(u * u + v * v);
     // -v, -u as numpy does: a zero component becomes -0, which selects atan2's -π branch.
     const a = Math.atan2(-v, -u) / Math.PI;
-    const fk = ((a + 1) / 2) * (NCOLS - 1) + 1;
+    const fk = ((a + 1) / 2) * (NCOLS - 1) + (raft ? 1 : 0);
     let k0 = Math.floor(fk);
     let k1 = k0 + 1;
-    if (k1 === NCOLS) k1 = 1;
+    if (raft && k1 === NCOLS) k1 = 1;
     const frac = fk - k0;
     if (k0 >= NCOLS) k0 -= NCOLS;
     if (k1 >= NCOLS) k1 -= NCOLS;

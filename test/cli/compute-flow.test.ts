@@ -62,7 +62,8 @@ test('compute-flow writes official .flo pairs, resumes, and supports --float32',
     for (const [v, frames] of Object.entries(videos)) {
       for (const [i, f] of frames.entries()) await writePng(path.join(root, v, `${String(i).padStart(5, '0')}.png`), f);
     }
-    fs.mkdirSync(path.join(root, 'empty'));
+    fs.mkdirSync(path.join(root, 'single'));
+    await writePng(path.join(root, 'single', '00000.png'), frame(0, 128, 128));
     const model = new RAFT();
     applyDetInit(model);
     const raftFile = path.join(dir, 'raft.safetensors');
@@ -74,6 +75,8 @@ test('compute-flow writes official .flo pairs, resumes, and supports --float32',
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
     assert.deepEqual({ ...s1, seconds: 0 }, { videos: 3, pairs: 3, computed: 3, skipped: 0, seconds: 0 });
     assert.ok(lines.some((l) => l.startsWith('Processing: bear')), lines.join('\n'));
+    assert.ok(lines.includes('Processing: single [3/3] — a single frame: no pairs, nothing written'), lines.join('\n'));
+    assert.equal(fs.existsSync(path.join(save, 'single')), false);
     assert.deepEqual(fs.readdirSync(path.join(save, 'bear')).sort(), ['00000_00001_f.flo', '00001_00000_b.flo', '00001_00002_f.flo', '00002_00001_b.flo']);
     assert.deepEqual(fs.readdirSync(path.join(save, 'cat')).sort(), ['00000_00001_f.flo', '00001_00000_b.flo']);
 
@@ -122,9 +125,14 @@ test('compute-flow writes official .flo pairs, resumes, and supports --float32',
     assertClose(f16.data, half(f32.data), 1e-6, 'float16 file = rounded float32 file');
     model.dispose();
 
-    // Clear errors.
     await assert.rejects(computeFlow({ rootPath: root, savePath: save, height: 120, width: W, raft: raftFile }), /120x128.*128-pixel minimum/);
     await assert.rejects(computeFlow({ rootPath: root, savePath: save, height: H, width: W, raft: path.join(dir, 'raft-things.pth') }), /user-supplied and never downloaded/);
+    // ... checked before anything is computed or written.
+    fs.mkdirSync(path.join(root, 'empty'));
+    await assert.rejects(computeFlow({ rootPath: root, savePath: path.join(dir, 'unused'), height: H, width: W, raft: raftFile }), { message: `${path.join(root, 'empty')}: empty video (no frames)` });
+    await assert.rejects(computeFlow({ rootPath: root, savePath: root, height: H, width: W, raft: raftFile, videos: ['cat'] }), { message: `${root}: --save_path must be outside --root_path ${root}` });
+    await assert.rejects(computeFlow({ rootPath: root, savePath: path.join(root, 'flows'), height: H, width: W, raft: raftFile, videos: ['cat'] }), /--save_path must be outside --root_path/);
+    assert.equal(fs.existsSync(path.join(dir, 'unused')), false);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -134,10 +142,12 @@ test('propainter compute-flow: missing weights file is a one-line error', () => 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compute-flow-cli-'));
   try {
     fs.mkdirSync(path.join(dir, 'frames', 'v'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'frames', 'v', '00000.png'), 'not read: the weights are checked first');
     const bin = path.resolve(__dirname, '..', '..', 'bin', 'propainter.js');
     const r = spawnSync(process.execPath, [bin, 'compute-flow', '--root_path', path.join(dir, 'frames'), '--save_path', path.join(dir, 'out'), '--raft', path.join(dir, 'nope.pth'), '--backend', 'cpu'], { encoding: 'utf8' });
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /^error: RAFT weights not found: .*nope\.pth\. Pretrained weights .* never downloaded/m);
+    assert.equal(r.stderr, `error: RAFT weights not found: ${path.join(dir, 'nope.pth')}. Pretrained weights (raft-things.pth from the official ProPainter release) are user-supplied and never downloaded by this tool; pass the file with --raft <path>.\n`);
+    assert.equal(fs.existsSync(path.join(dir, 'out')), false, 'nothing created');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

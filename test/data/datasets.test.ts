@@ -77,6 +77,22 @@ test('TrainDataset keeps only videos longer than L + R and names a missing folde
   assert.throws(() => new TrainDataset({ root: tmp }), (e: Error) => e.message.includes(path.join(tmp, 'JPEGImages_432_240', 'ghost')));
 });
 
+test('video names from split files and video lists stay inside the dataset (no ../ or absolute names)', () => {
+  // SYN's frames folder is syn/JPEGImages_64_48; "../../.." would read the videos of the temporary folder's parent.
+  const frames = path.join(SYN, 'JPEGImages_64_48');
+  const index = path.join(SYN, 'hostile.json');
+  fs.writeFileSync(index, JSON.stringify({ synth_0000: 14, '../JPEGImages_64_48/../../syn/JPEGImages_64_48/synth_0001': 14, '../../..': 14 }));
+  assert.throws(
+    () => new TrainDataset({ root: SYN, width: W, height: H, indexFile: index, numLocalFrames: 5, numRefFrames: 1 }),
+    { message: `${index}: video "../../.." points outside ${frames}` },
+  );
+  assert.throws(() => new TrainDataset({ root: SYN, width: W, height: H, videos: ['/etc'], numLocalFrames: 5, numRefFrames: 1 }), /^Error: videos option: video "\/etc" is an absolute path/);
+  assert.throws(() => new TestDataset({ root: SYN, width: W, height: H, videos: ['synth_0000', '..'] }), { message: `videos option: video ".." points outside ${frames}` });
+  // a name that wanders but stays inside is the folder it names
+  const ok = new TrainDataset({ root: SYN, width: W, height: H, videos: ['x/../synth_0001'], numLocalFrames: 5, numRefFrames: 1 });
+  assert.deepEqual(ok.frameLists[0], listFrames(path.join(frames, 'synth_0001')));
+});
+
 test('horizontal flip mirrors the frames, negates flow dx (and mirrors flows), keeps masks', async () => {
   const ds = new TrainDataset({ root: SYN, width: W, height: H, numLocalFrames: 5, numRefFrames: 3, loadFlow: true, seed: 9 });
   const a = await ds.getItem(1, 2, { flip: false, reverse: false });

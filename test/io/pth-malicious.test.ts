@@ -12,7 +12,7 @@ import { readPth, writePth } from '../../lib/io/pth';
 import { loadCheckpoint } from '../../lib/io/checkpoint';
 import { StateDict } from '../../lib/io/host-tensor';
 import { buildTorchZip } from '../../lib/io/zip';
-import { PickleBytes, legacyFraming, legacyPthBytes } from '../fixtures/pth-writer';
+import { PickleBytes, legacyFraming, legacyPthBytes, rezipDeflated } from '../fixtures/pth-writer';
 import { seeded } from '../helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pth-evil-'));
@@ -128,6 +128,34 @@ test('length fields larger than the file are rejected without allocating', () =>
   };
   rejects(zipPth('oob.pth', view([3, 2], [2, 1]), [['0', new Uint8Array(16)]]), /reads element 5 of a 4-element storage "0" \(corrupt file\)/);
   rejects(zipPth('expand.pth', view([1000000, 1000000], [0, 0]), [['0', new Uint8Array(16)]]), /refusing to allocate/);
+});
+
+test('ZIP bombs: deflated entries inflate only what the pickle references, within a budget of the file size', () => {
+  const deflated = (name: string, pkl: Uint8Array, storage: Uint8Array): string => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, rezipDeflated([
+      { name: 'archive/data.pkl', data: pkl },
+      { name: 'archive/data/0', data: storage },
+      { name: 'archive/version', data: Buffer.from('3\n') },
+    ]));
+    return file;
+  };
+  const stateDict = (numel: number) => new PickleBytes()
+    .op(0x80, 2).global('collections', 'OrderedDict').op(0x29, 0x52, 0x28)
+    .binunicode('w').global('torch._utils', '_rebuild_tensor_v2').op(0x28, 0x28)
+    .binunicode('storage').global('torch', 'FloatStorage').binunicode('0').binunicode('cpu').op(0x4a).u32(numel).op(0x74, 0x51)
+    .op(0x4b, 0, 0x4b, 4, 0x85, 0x4b, 1, 0x85, 0x89).global('collections', 'OrderedDict').op(0x29, 0x52, 0x74, 0x52, 0x75, 0x2e).bytes();
+  // the pickle references 4 floats; the entry would inflate to 1 MB
+  rejects(deflated('bomb-unreferenced.pth', stateDict(4), new Uint8Array(1_000_000)), /storage "0" inflates to 1000000 bytes but the pickle references 16 \(4 × float32\)/);
+  // the pickle references all 80 MB: more than a ~80 kB file may inflate to
+  const zeros = new Uint8Array(80_000_000); // deflates to ~80 kB
+  rejects(deflated('bomb-storage.pth', stateDict(20_000_000), zeros), /entry "archive\/data\/0" inflates \d+ compressed bytes to 80000000, beyond the \d+ bytes allowed for a \d+-byte file \(a ZIP bomb\?\)/);
+  // a pickle entry padded to 80 MB is refused before it is inflated
+  const padded = Buffer.concat([stateDict(4), zeros]);
+  rejects(deflated('bomb-pickle.pth', padded, new Uint8Array(16)), /entry "archive\/data\.pkl" inflates \d+ compressed bytes to 80000\d{3}, beyond/);
+  // the same checkpoint, honestly deflated, loads
+  const ok = readPth(deflated('deflated-ok.pth', stateDict(4), new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer)));
+  assert.deepEqual([...ok.get('w')!.data as Float32Array], [1, 2, 3, 4]);
 });
 
 test('deeply nested objects are rejected, not a stack overflow', () => {

@@ -136,7 +136,7 @@ test('SIGINT: final checkpoint at the iteration reached, clean exit', async () =
 test('a config error names the key path; exit code non-zero', () => {
   const a = train(['-c', 'configs/quick_flowcomp.json', '--set', 'train.lrr=1']);
   assert.notEqual(a.code, 0);
-  assert.match(a.out, /configs\/quick_flowcomp\.json: invalid config:\n\s+train\.lrr: unknown key/);
+  assert.match(a.out, /configs\/quick_flowcomp\.json: invalid config:\s+train\.lrr: unknown key/);
   const b = train(['-c', 'configs/quick_propainter.json', '--set', 'loss.gan_type=wgan', '--set', 'datasets.train.width=60']);
   assert.notEqual(b.code, 0);
   assert.match(b.out, /loss\.gan_type: must be one of hinge, nsgan, lsgan/);

@@ -65,3 +65,19 @@ test('legend: white outside the disc, right edge red', () => {
   const i = 16 * 33 + 32;
   assert.deepEqual(Array.from(g.data.subarray(3 * i, 3 * i + 3)), [255, 17, 0]);
 });
+
+// Expected values from cvbase.optflow.visualize.flow2rgb (float32 wheel), ×255 truncated as
+// evaluate_flow_completion.py saves them.
+test('cvbase style: the official flow PNG colours', () => {
+  const cv = (data: number[], w = data.length / 2) => Array.from(flowToColor({ width: w, height: 1, data }, { style: 'cvbase' }).data);
+  assert.deepEqual(cv([1, 0]), [255, 0, 0], 'right → pure red (no RAFT offset)');
+  assert.deepEqual(cv([0, 1]), [255, 229, 0], 'down');
+  assert.deepEqual(cv([-1, 0]), [0, 208, 255], 'left');
+  assert.deepEqual(cv([0, -1]), [88, 0, 255], 'up');
+  // Normalised by the exact largest vector; half length is paler; an all-zero field stays white.
+  assert.deepEqual(cv([2, 0, 1, 0]), [255, 0, 0, 255, 127, 127]);
+  assert.deepEqual(cv([0, 0, 0, 0]), [255, 255, 255, 255, 255, 255]);
+  // Components above 1e6 are unknown: black, and left out of the normalisation.
+  assert.deepEqual(cv([2e6, 0, 1, 0]), [0, 0, 0, 255, 0, 0]);
+  assert.deepEqual(Array.from(colorWheel('cvbase').subarray(13 * 3, 13 * 3 + 3)), [255, (255 * 13) / 15, 0]);
+});

@@ -10,13 +10,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { CliCommand } from '../command';
-import { UserError } from '../command';
+import { UserError, intOption } from '../command';
 import type { BackendName } from '../../runtime';
 import { initRuntime } from '../../runtime';
 import { readRgb } from '../../io/image';
 import { statFlo, writeFlo } from '../../io/flo';
 import { flowFileNames, listFrames, listVideos } from '../../data/layout';
 import { RAFT_DEFAULT_ITERS, checkRaftSize, defaultPairChunk, loadRaft, raftBi } from '../../models/raft';
+import { checkWritableDir } from '../../io/atomic';
+import { isInside } from '../../io/paths';
 
 export interface ComputeFlowOptions {
   rootPath: string;
@@ -77,12 +79,9 @@ export async function computeFlow(o: ComputeFlowOptions): Promise<ComputeFlowSum
   }
   const root = path.resolve(o.rootPath);
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new UserError(`${root}: --root_path is not a folder of video frame folders`);
-  if (!fs.existsSync(o.raft)) {
-    throw new UserError(
-      `RAFT weights not found: ${o.raft}. Pretrained weights (raft-things.pth from the official ProPainter release) ` +
-        `are user-supplied and never downloaded by this tool; pass the file with --raft <path>.`,
-    );
-  }
+  const save = path.resolve(o.savePath);
+  // Flow folders inside the frames folder would be read back as videos on the next run.
+  if (isInside(root, save)) throw new UserError(`${save}: --save_path must be outside --root_path ${root}`);
   let videos = listVideos(root);
   if (o.videos) {
     const missing = o.videos.filter((v) => !videos.includes(v));
@@ -90,14 +89,28 @@ export async function computeFlow(o: ComputeFlowOptions): Promise<ComputeFlowSum
     videos = o.videos;
   }
   if (videos.length === 0) throw new UserError(`${root}: no video folders`);
+  // Everything the run needs is checked before the first flow is computed.
+  const frameLists = new Map(videos.map((v) => [v, listFrames(path.join(root, v))]));
+  for (const [v, frames] of frameLists) if (frames.length === 0) throw new UserError(`${path.join(root, v)}: empty video (no frames)`);
+  if (!fs.existsSync(o.raft)) {
+    throw new UserError(
+      `RAFT weights not found: ${o.raft}. Pretrained weights (raft-things.pth from the official ProPainter release) ` +
+        `are user-supplied and never downloaded by this tool; pass the file with --raft <path>.`,
+    );
+  }
+  try {
+    checkWritableDir(save, '--save_path');
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
   const chunk = o.pairChunk ?? defaultPairChunk(h, w);
   const t0 = Date.now();
   const summary: ComputeFlowSummary = { videos: videos.length, pairs: 0, computed: 0, skipped: 0, seconds: 0 };
   let model: import('../../models/raft').RAFT | null = null;
   try {
     for (const [vi, video] of videos.entries()) {
-      const frames = listFrames(path.join(root, video));
-      const outDir = path.join(o.savePath, video);
+      const frames = frameLists.get(video)!;
+      const outDir = path.join(save, video);
       const pending: number[] = [];
       for (let i = 0; i + 1 < frames.length; i++) {
         const names = flowFileNames(frames[i], frames[i + 1]);
@@ -107,6 +120,10 @@ export async function computeFlow(o: ComputeFlowOptions): Promise<ComputeFlowSum
       const nPairs = Math.max(0, frames.length - 1);
       summary.pairs += nPairs;
       summary.skipped += nPairs - pending.length;
+      if (nPairs === 0) {
+        log(`Processing: ${video} [${vi + 1}/${videos.length}] — a single frame: no pairs, nothing written`);
+        continue;
+      }
       log(`Processing: ${video} [${vi + 1}/${videos.length}] — ${nPairs} pairs, ${pending.length} to compute${nPairs - pending.length ? `, ${nPairs - pending.length} already written` : ''}`);
       if (pending.length === 0) continue;
       if (!model) {
@@ -160,14 +177,6 @@ export async function computeFlow(o: ComputeFlowOptions): Promise<ComputeFlowSum
   return summary;
 }
 
-function int(name: string, min = 1) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UserError(`--${name} must be an integer ≥ ${min} (got '${v}')`);
-    return n;
-  };
-}
-
 const command: CliCommand = {
   name: 'compute-flow',
   description: 'precompute bidirectional RAFT flows (.flo) for every video of a frames folder (scripts/compute_flow.py)',
@@ -175,12 +184,12 @@ const command: CliCommand = {
     cmd
       .requiredOption('-i, --root_path <dir>', 'folder with one sub-folder of frames per video')
       .requiredOption('-o, --save_path <dir>', 'output folder: <save_path>/<video>/<a>_<b>_f.flo, <b>_<a>_b.flo')
-      .option('--height <n>', 'flow height (multiple of 8, ≥ 128)', int('height'), 240)
-      .option('--width <n>', 'flow width (multiple of 8, ≥ 128)', int('width'), 432)
+      .option('--height <n>', 'flow height (multiple of 8, ≥ 128)', intOption('height'), 240)
+      .option('--width <n>', 'flow width (multiple of 8, ≥ 128)', intOption('width'), 432)
       .option('--raft <file>', 'RAFT weights (raft-things.pth, user-supplied; never downloaded)', 'weights/raft-things.pth')
-      .option('--iters <n>', 'RAFT refinement iterations', int('iters'), 20)
+      .option('--iters <n>', 'RAFT refinement iterations', intOption('iters'), 20)
       .option('--float32', 'write standard Middlebury float32 .flo instead of the official float16 variant')
-      .option('--pair_chunk <n>', 'frame pairs per RAFT batch (default: fits a 128 MB correlation budget)', int('pair_chunk'))
+      .option('--pair_chunk <n>', 'frame pairs per RAFT batch (default: fits a 128 MB correlation budget)', intOption('pair_chunk'))
       .option('--video <name...>', 'only these video folders')
       .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
       .addHelpText('after', '\nPairs whose two .flo files already exist are skipped, so an interrupted run resumes.')

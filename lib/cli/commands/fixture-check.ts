@@ -1,4 +1,7 @@
+import * as fs from 'fs';
+import type { Command } from 'commander';
 import type { CliCommand } from '../command';
+import { UserError } from '../command';
 import { initRuntime, BackendName } from '../../runtime';
 import { checkFixtures, expandFixturePaths } from '../../fixtures/check';
 
@@ -10,10 +13,23 @@ const command: CliCommand = {
       .argument('<files...>', 'fixture .safetensors files or directories holding them')
       .option('--weights <path>', 'checkpoint (official .pth or safetensors) instead of det-init weights')
       .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
-      .action(async (files: string[], opts: { weights?: string; backend?: BackendName }) => {
+      .action(async (files: string[], opts: { weights?: string; backend?: BackendName }, self: Command) => {
+        if (opts.weights !== undefined && !fs.existsSync(opts.weights)) throw new UserError(`--weights ${opts.weights}: no such file or folder`);
+        const fixtures = expandFixturePaths(files);
         await initRuntime({ backend: opts.backend });
-        const summary = await checkFixtures(expandFixturePaths(files), { weightsPath: opts.weights });
-        if (summary.failed > 0 || summary.passed === 0) process.exitCode = 1;
+        const s = await checkFixtures(fixtures, { weightsPath: opts.weights, debug: self.optsWithGlobals().debug === true });
+        // Fixtures of weightless components (grid_sample, losses, …) ignore --weights: say so.
+        if (opts.weights !== undefined && !s.results.some((r) => r.weightsUsed)) {
+          const components = [...new Set(s.results.map((r) => r.component))].join(', ');
+          throw new UserError(`--weights ${opts.weights}: not used, no fixture given loads weights (components: ${components})`);
+        }
+        const errors = s.results.filter((r) => r.error !== undefined);
+        if (errors.length) {
+          const more = errors.length > 1 ? ` (and ${errors.length - 1} more fixture(s) failed to run)` : '';
+          throw new UserError(`${errors[0].file}: ${errors[0].error}${more}`);
+        }
+        if (s.failed > 0) throw new UserError(`${s.failed} comparison(s) outside tolerance (listed above)`);
+        if (s.passed === 0) throw new UserError('no comparisons ran');
       }),
 };
 export default command;

@@ -11,7 +11,9 @@ const load = (m: { default: CliCommand }) => m.default;
 export const COMMANDS: Readonly<Record<string, () => CliCommand>> = {
   analyze: () => load(require('./analyze')),
   'compute-flow': () => load(require('./compute-flow')),
+  'dist-check': () => load(require('./dist-check')),
   doctor: () => load(require('./doctor')),
+  evaluate: () => load(require('./evaluate')),
   'fixture-check': () => load(require('./fixture-check')),
   pipeline: () => load(require('./pipeline')),
   prepare: () => load(require('./prepare')),

@@ -8,7 +8,7 @@ import * as path from 'path';
 import type { Command } from 'commander';
 import * as cliProgress from 'cli-progress';
 import type { CliCommand } from '../command';
-import { UserError } from '../command';
+import { UserError, choiceOption as oneOf, intOption } from '../command';
 import { resizeDataset, resizeSources, writeIndexFiles, writeMaskSet, writeSynthDataset } from '../../data/prepare';
 import { readIndex } from '../../data/layout';
 import { formatProblem, validateDataset } from '../../data/validate';
@@ -26,20 +26,6 @@ function progressBar(label: string): Bar {
   ) as unknown as Bar;
 }
 
-function int(name: string, min = 1) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UserError(`--${name} must be an integer ≥ ${min} (got '${v}')`);
-    return n;
-  };
-}
-
-function oneOf<T extends string>(name: string, values: readonly T[]) {
-  return (v: string): T => {
-    if (!values.includes(v as T)) throw new UserError(`--${name} must be one of ${values.join(', ')} (got '${v}')`);
-    return v as T;
-  };
-}
 
 /** Runs an action; library errors (which name their file) become plain CLI errors. */
 function run<A extends unknown[]>(fn: (...a: A) => Promise<void>): (...a: A) => Promise<void> {
@@ -69,12 +55,12 @@ Dataset root layout:
     .description('resize frame folders and video files (.mp4 …) to W×H JPEGs: <output_dir>/<video>/00000.jpg …')
     .requiredOption('--input_dir <dir>', 'folder of frame folders and/or video files (or one video file)')
     .requiredOption('--output_dir <dir>', 'output frames folder, e.g. <root>/JPEGImages_432_240')
-    .option('--width <n>', 'output width', int('width'), 432)
-    .option('--height <n>', 'output height', int('height'), 240)
+    .option('--width <n>', 'output width', intOption('width'), 432)
+    .option('--height <n>', 'output height', intOption('height'), 240)
     .option('--filter <name>', 'cv2-linear (OpenCV INTER_LINEAR, as the official loader) | lanczos3 | linear', oneOf('filter', ['cv2-linear', 'lanczos3', 'linear'] as const), 'cv2-linear')
     .option('--format <ext>', 'jpg | png', oneOf('format', ['jpg', 'png'] as const), 'jpg')
-    .option('--quality <q>', 'JPEG quality', int('quality'), 95)
-    .option('--concurrency <n>', 'frames processed at once', int('concurrency'))
+    .option('--quality <q>', 'JPEG quality', intOption('quality'), 95)
+    .option('--concurrency <n>', 'frames processed at once', intOption('concurrency'))
     .addHelpText('after', '\nFinished videos are skipped; an interrupted run resumes from .<video>.partial/ staging folders.')
     .action(
       run(async (o: { input_dir: string; output_dir: string; width: number; height: number; filter: 'cv2-linear' | 'lanczos3' | 'linear'; format: 'jpg' | 'png'; quality: number; concurrency?: number }) => {
@@ -96,7 +82,8 @@ Dataset root layout:
             bar.update(done);
           },
           onVideo: (name, status, detail) => {
-            if (status === 'failed') process.stderr.write(`\n${detail}\n`);
+            // Shown as it happens beside the progress bar; the final error lists every failure.
+            if (status === 'failed' && process.stderr.isTTY) process.stderr.write(`\n${detail}\n`);
             void name;
           },
         });
@@ -114,8 +101,8 @@ Dataset root layout:
     .requiredOption('--root <dir>', 'dataset root')
     .option('--split <name>', 'train | test (default: both; test lists videos with test_masks)', oneOf('split', ['train', 'test'] as const))
     .option('--out <file>', 'output file instead of <root>/<split>.json (needs --split)')
-    .option('--width <n>', 'frames folder size (JPEGImages_<W>_<H>)', int('width'), 432)
-    .option('--height <n>', 'frames folder size', int('height'), 240)
+    .option('--width <n>', 'frames folder size (JPEGImages_<W>_<H>)', intOption('width'), 432)
+    .option('--height <n>', 'frames folder size', intOption('height'), 240)
     .action(
       run(async (o: { root: string; split?: 'train' | 'test'; out?: string; width: number; height: number }) => {
         for (const w of writeIndexFiles(o)) console.log(`wrote ${w.file}: ${w.videos} video(s), ${w.frames} frames`);
@@ -126,25 +113,25 @@ Dataset root layout:
     .command('masks')
     .description('random-shape masks (official generator, §11.4) as PNG folders in test_masks layout')
     .requiredOption('--out <dir>', 'output folder, e.g. <root>/test_masks')
-    .option('--videos <k>', 'number of videos (named video_0000 …)', int('videos'))
-    .option('--frames <n>', 'frames per video', int('frames'))
+    .option('--videos <k>', 'number of videos (named video_0000 …)', intOption('videos'))
+    .option('--frames <n>', 'frames per video', intOption('frames'))
     .option('--index <file>', 'split file giving video names and frame counts (instead of --videos/--frames)')
-    .option('--width <n>', 'mask width', int('width'), 432)
-    .option('--height <n>', 'mask height', int('height'), 240)
-    .option('--seed <s>', 'random seed', int('seed', 0), 0)
+    .option('--width <n>', 'mask width', intOption('width'), 432)
+    .option('--height <n>', 'mask height', intOption('height'), 240)
+    .option('--seed <s>', 'random seed', intOption('seed', 0), 0)
     .action(
       run(async (o: { out: string; videos?: number; frames?: number; index?: string; width: number; height: number; seed: number }) => {
         let videos: { name: string; frames: number }[];
-        if (o.index) {
-          const idx = readIndex(path.resolve(o.index));
-          videos = Object.entries(idx).map(([name, frames]) => ({ name, frames }));
+        const source = o.index ? path.resolve(o.index) : undefined;
+        if (source) {
+          videos = Object.entries(readIndex(source)).map(([name, frames]) => ({ name, frames }));
         } else {
           if (!o.videos || !o.frames) throw new UserError('give --videos and --frames, or --index');
           videos = Array.from({ length: o.videos }, (_, i) => ({ name: `video_${String(i).padStart(4, '0')}`, frames: o.frames! }));
         }
         const bar = progressBar('masks');
         bar.start(videos.length, 0);
-        const res = await writeMaskSet({ out: o.out, videos, width: o.width, height: o.height, seed: o.seed, onVideo: () => bar.increment() });
+        const res = await writeMaskSet({ out: o.out, videos, source, width: o.width, height: o.height, seed: o.seed, onVideo: () => bar.increment() });
         bar.stop();
         console.log(`wrote masks for ${res.done.length} video(s) in ${path.resolve(o.out)}; skipped ${res.skipped.length} existing`);
       }),
@@ -154,15 +141,15 @@ Dataset root layout:
     .command('synth')
     .description('synthetic videos with exact forward/backward ground-truth flow (.flo), masks and split files')
     .requiredOption('--out <dir>', 'dataset root to create')
-    .requiredOption('--videos <n>', 'number of videos', int('videos'))
-    .requiredOption('--frames <t>', 'frames per video', int('frames', 2))
-    .option('--width <n>', 'frame width', int('width'), 432)
-    .option('--height <n>', 'frame height', int('height'), 240)
-    .option('--seed <s>', 'random seed', int('seed', 0), 0)
+    .requiredOption('--videos <n>', 'number of videos', intOption('videos'))
+    .requiredOption('--frames <t>', 'frames per video', intOption('frames', 2))
+    .option('--width <n>', 'frame width', intOption('width'), 432)
+    .option('--height <n>', 'frame height', intOption('height'), 240)
+    .option('--seed <s>', 'random seed', intOption('seed', 0), 0)
     .option('--format <ext>', 'jpg | png (png keeps pixels exact)', oneOf('format', ['jpg', 'png'] as const), 'jpg')
     .option('--flo <enc>', 'float16 (official) | float32 (Middlebury)', oneOf('flo', ['float16', 'float32'] as const), 'float16')
-    .option('--objects <n>', 'moving objects per video (default random 1–3)', int('objects'))
-    .option('--max_speed <px>', 'largest per-frame displacement of objects', int('max_speed'), 4)
+    .option('--objects <n>', 'moving objects per video (default random 1–3)', intOption('objects'))
+    .option('--max_speed <px>', 'largest per-frame displacement of objects', intOption('max_speed'), 4)
     .option('--source <path>', 'frames folder or video whose real frames texture the moving layers (default: procedural textures)')
     .action(
       run(async (o: { out: string; videos: number; frames: number; width: number; height: number; seed: number; format: 'jpg' | 'png'; flo: 'float16' | 'float32'; objects?: number; max_speed: number; source?: string }) => {
@@ -181,8 +168,8 @@ Dataset root layout:
     .command('validate')
     .description('check a dataset root: folders, frame counts vs split files, images, masks, flows')
     .requiredOption('--root <dir>', 'dataset root')
-    .option('--width <n>', 'frames folder size (JPEGImages_<W>_<H>) and mask size', int('width'), 432)
-    .option('--height <n>', 'frames folder size and mask size', int('height'), 240)
+    .option('--width <n>', 'frames folder size (JPEGImages_<W>_<H>) and mask size', intOption('width'), 432)
+    .option('--height <n>', 'frames folder size and mask size', intOption('height'), 240)
     .option('--quick', 'read image headers only (no full decode)')
     .option('--json', 'print the report as JSON')
     .action(

@@ -1,28 +1,31 @@
 /**
- * `propainter report RUN_DIR... [-o FILE] [--title T]`: a self-contained HTML report (loss
- * curves, validation metrics, sample images) of training runs, read from their folders.
+ * `propainter report DIR... [-o FILE] [--title T]`: a self-contained HTML report of training runs
+ * (loss curves, validation metrics, sample images) and evaluation folders (metrics, per-video
+ * charts, best / worst strips, per-video differences between folders), read from their folders.
  */
 import type { CliCommand } from '../command';
 import { UserError } from '../command';
-import { readRunLog, writeRunReport } from '../../report';
+import { isEvaluationDir, readEvalRun, readRunLog, writeRunReport } from '../../report';
 
 const command: CliCommand = {
   name: 'report',
-  description: 'self-contained HTML report of training runs (loss curves, validation metrics, sample images)',
+  description: 'self-contained HTML report of training runs and evaluations (curves, metrics, per-video comparisons, images)',
   configure: (cmd) =>
     cmd
-      .argument('<runs...>', 'run folders (save_dir of propainter train, e.g. experiments/quick_flowcomp)')
-      .option('-o, --out <file>', 'output HTML file', 'reports/training-report.html')
+      .argument('<dirs...>', 'training run folders (save_dir of propainter train) and/or evaluation folders (-o of propainter evaluate)')
+      .option('-o, --out <file>', 'output HTML file', 'reports/report.html')
       .option('--title <text>', 'report title')
-      .action((runs: string[], o: { out: string; title?: string }) => {
-        let logs;
+      .action((dirs: string[], o: { out: string; title?: string }) => {
+        let runs;
+        let evaluations;
         try {
-          logs = runs.map((r) => readRunLog(r));
+          runs = dirs.filter((d) => !isEvaluationDir(d)).map((d) => readRunLog(d));
+          evaluations = dirs.filter((d) => isEvaluationDir(d)).map((d) => readEvalRun(d));
         } catch (e) {
           throw new UserError((e as Error).message);
         }
-        const bytes = writeRunReport(o.out, logs, { title: o.title, generatedBy: `propainter report ${runs.join(' ')}` });
-        console.log(`${o.out}: ${logs.length} run(s), ${(bytes / 1e6).toFixed(1)} MB`);
+        const bytes = writeRunReport(o.out, runs, { title: o.title, evaluations, generatedBy: `propainter report ${dirs.join(' ')}` });
+        console.log(`${o.out}: ${runs.length} training run(s), ${evaluations.length} evaluation(s), ${(bytes / 1e6).toFixed(1)} MB`);
       }),
 };
 export default command;
