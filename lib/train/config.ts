@@ -374,14 +374,14 @@ export interface ResolveOptions {
  * config resolves to itself (and reports the same ignored settings again).
  */
 export function resolveConfig(raw: Record<string, unknown>, opts: ResolveOptions = {}): TrainConfig {
-  let obj0 = isOfficialFormat(raw) ? fromOfficial(raw) : raw;
-  obj0 = opts.sets?.length ? applyOverrides(obj0, opts.sets) : structuredClone(obj0);
+  let spelled = isOfficialFormat(raw) ? fromOfficial(raw) : raw;
+  spelled = opts.sets?.length ? applyOverrides(spelled, opts.sets) : structuredClone(spelled);
   const problems: string[] = [];
   const notes: string[] = [];
-  fromGuide(obj0, problems, notes);
-  const model = obj0.model as ModelKind;
-  if (typeof model === 'string' && model in MODELS) applyModelDefaults(obj0, model);
-  const cfg = validate(CONFIG_SCHEMA, obj0, '', problems) as TrainConfig;
+  fromGuide(spelled, problems, notes);
+  const model = spelled.model as ModelKind;
+  if (typeof model === 'string' && model in MODELS) applyModelDefaults(spelled, model);
+  const cfg = validate(CONFIG_SCHEMA, spelled, '', problems) as TrainConfig;
   if (problems.length === 0) checkConfig(cfg, problems);
   if (problems.length) throw new ConfigError(problems, opts.source);
   if (!cfg.name) cfg.name = opts.defaultName ?? cfg.model;
