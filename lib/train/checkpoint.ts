@@ -114,8 +114,9 @@ export function findCheckpoint(target: string): ResolvedCheckpoint {
   return { dir, tag: tag!, format, file: path.join(dir, need[format === 'official' ? 1 : 0]) };
 }
 
-export function loadCheckpoint(target: string): CheckpointContents {
-  const c = findCheckpoint(target);
+/** Reads a checkpoint: `--resume`'s target, or what findCheckpoint found. */
+export function loadCheckpoint(target: string | ResolvedCheckpoint): CheckpointContents {
+  const c = typeof target === 'string' ? findCheckpoint(target) : target;
   return c.format === 'ours' ? loadOurs(c) : loadOfficial(c);
 }
 

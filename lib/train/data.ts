@@ -120,20 +120,16 @@ async function applyFixedMasks(b: Batch, masks: TestDataset): Promise<void> {
 export function loaderSource(cfg: TrainConfig, start: DataPosition | number): BatchSource {
   const d = cfg.datasets.train;
   const ds = trainDataset(cfg);
-  const batchSize = processBatchSize(cfg);
-  if (typeof start === 'number') {
-    const perEpoch = Math.floor(ds.length / batchSize);
-    if (perEpoch === 0) throw new Error(`train.batch_size: ${batchSize} exceeds the ${ds.length} training videos`);
-    start = { epoch: Math.floor(start / perEpoch), batch: start % perEpoch };
-  }
+  // A batch count past the first epoch is fine: the loader carries it into later epochs.
+  const from = typeof start === 'number' ? { epoch: 0, batch: start } : start;
   const loader = new DataLoader(ds, {
-    batchSize,
+    batchSize: processBatchSize(cfg),
     numWorkers: d.num_workers,
     prefetch: d.num_workers > 0 ? d.prefetch : undefined,
     seed: cfg.seed,
     epochs: Infinity,
-    startEpoch: start.epoch,
-    startBatch: start.batch,
+    startEpoch: from.epoch,
+    startBatch: from.batch,
   });
   const fixed = d.mask_root ? fixedMasks(d, ds) : null;
   const it = loader[Symbol.asyncIterator]();

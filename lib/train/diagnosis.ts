@@ -125,7 +125,7 @@ export function diagnoseCheckpoint(cfg: TrainConfig, target: string, depth = 1):
   let file = target;
   try {
     const c = findCheckpoint(target);
-    ckpt = loadCheckpoint(target);
+    ckpt = loadCheckpoint(c);
     file = c.file;
   } catch (e) {
     // Not a checkpoint set: a weights file of the trained network (a folder must be a checkpoint).

@@ -104,7 +104,7 @@ export class Run {
     if (found?.format === 'official' && !config) {
       throw new Error(`${opts.resume}: an official checkpoint holds no config; give the training config too (-c CONFIG --resume ${opts.resume})`);
     }
-    const ckpt: CheckpointContents | null = opts.resume ? loadCheckpoint(opts.resume) : null;
+    const ckpt: CheckpointContents | null = found ? loadCheckpoint(found) : null;
     const source = found?.file ?? '';
     const resolve = { sets: opts.sets, report: log };
     let cfg: TrainConfig;

@@ -178,8 +178,7 @@ export function loadInitWeights(model: Module, ref: string, key: string, cfg: Tr
 
 /** Where a frozen network's weights come from (see findFrozenWeights). */
 export interface FrozenWeights {
-  /** Config key, e.g. networks.flow_completion. */
-  key: string;
+  /** What the network is, for the log ('flow completion (frozen)'). */
   what: string;
   /** The file to load, or null for det-init v1 weights (networks.allow_det_init). */
   file: string | null;
@@ -205,13 +204,13 @@ export function findFrozenWeights(
 ): FrozenWeights {
   if (ref) {
     const file = trainedWeightsFile(ref);
-    if (file || cfg.networks.allow_det_init) return { key, what, file, label: '', record: ref };
+    if (file || cfg.networks.allow_det_init) return { what, file, label: '', record: ref };
     throw new Error(`${key}: no weights at ${path.resolve(ref)} (a .pth / .safetensors file or a run folder with a checkpoint), or networks.allow_det_init=true for untrained deterministic weights`);
   }
-  if (cfg.networks.allow_det_init) return { key, what, file: null, label: '', record: undefined };
+  if (cfg.networks.allow_det_init) return { what, file: null, label: '', record: undefined };
   for (const c of candidates) {
     const file = c.path ? trainedWeightsFile(c.path) : null;
-    if (file) return { key, what, file, label: c.label, record: c.path! };
+    if (file) return { what, file, label: c.label, record: c.path! };
   }
   throw new Error(
     `${key}: not set, and there is no ${candidates.map((c) => c.label).join(' and no ')} — ${what} needs trained weights (nothing is downloaded): ` +

@@ -148,6 +148,8 @@ test('--resume of an official set (gen_/dis_/opt_000005.pth, latest.ckpt) contin
   const run = await Run.create(cfg, { resume: dir, console: false, log: (l) => lines.push(l) });
   try {
     assert.equal(run.iteration, 5);
+    // The data continue where an uninterrupted run would be: 5 batches of 1 from 3 videos.
+    assert.deepEqual(run.data.position(), { epoch: 1, batch: 2 });
     assert.ok(lines.some((l) => l.startsWith(`resumed from ${path.join(dir, 'opt_000005.pth')} at iteration 5`)), lines.join('\n'));
     const s = run.system.state();
     sameTensors(generator, s.gen, 'generator');
