@@ -58,15 +58,16 @@ function estimateHeapGiB(kind: 'flowcomp' | 'propainter', h: number, w: number, 
     : 0.17 + ((0.89 - 0.17) * (h * w * local)) / (120 * 216 * 5);
 }
 
-async function benchOne(kind: 'flowcomp' | 'propainter', h: number, w: number, local: number, ref: number, reps: number, force: boolean): Promise<void> {
-  const est = estimateHeapGiB(kind, h, w, local, ref);
-  if (tf.getBackend() === 'wasm' && est > 3.6 && !force) {
-    console.log(
-      `${kind} train step ${h}×${w}, ${local}+${ref} frames, batch 1: SKIPPED on wasm — needs ≈ ${est.toFixed(1)} GiB of heap ` +
-        `(scaled from measured steps), over the 4 GiB wasm32 limit. Try --size 64x64 --local 3 --ref 1, the tensorflow backend, or --force.`,
-    );
-    return;
-  }
+export type TrainKind = 'flowcomp' | 'propainter';
+
+export interface TrainWorkload {
+  /** One training step (forward, backward, optimizer updates); returns the logged scalars. */
+  step(iteration: number): Record<string, number>;
+  dispose(): void;
+}
+
+/** A trainer with det-init networks and a synthetic batch, as the train bench and profiler run it. */
+export function trainWorkload(kind: TrainKind, h: number, w: number, local: number, ref: number, log: (l: string) => void = () => {}): TrainWorkload {
   const cfg = resolveConfig({
     name: `bench_${kind}`,
     model: kind === 'flowcomp' ? 'recurrent_flow_completion' : 'propainter',
@@ -75,12 +76,30 @@ async function benchOne(kind: 'flowcomp' | 'propainter', h: number, w: number, l
     networks: { allow_det_init: true },
     train: { batch_size: 1 },
   });
-  const log = (l: string) => console.log(`  ${l}`);
   const sys: TrainingSystem = createSystem(cfg, log);
   const b = batch(h, w, local, ref);
+  return {
+    step: (i) => sys.trainStep([b], { iteration: i, lr: 1e-4, lrD: 1e-4, wantImages: false }).scalars,
+    dispose: () => {
+      tf.dispose([b.frames, b.masks, b.flowsF!, b.flowsB!]);
+      sys.dispose();
+    },
+  };
+}
+
+async function benchOne(kind: TrainKind, h: number, w: number, local: number, ref: number, reps: number, force: boolean): Promise<void> {
+  const est = estimateHeapGiB(kind, h, w, local, ref);
+  if (tf.getBackend() === 'wasm' && est > 3.6 && !force) {
+    console.log(
+      `${kind} train step ${h}×${w}, ${local}+${ref} frames, batch 1: SKIPPED on wasm — needs ≈ ${est.toFixed(1)} GiB of heap ` +
+        `(scaled from measured steps), over the 4 GiB wasm32 limit. Try --size 64x64 --local 3 --ref 1, the tensorflow backend, or --force.`,
+    );
+    return;
+  }
+  const work = trainWorkload(kind, h, w, local, ref, (l) => console.log(`  ${l}`));
   const label = `${kind} train step ${h}×${w}, ${local}+${ref} frames, batch 1`;
   try {
-    const step = (i: number) => sys.trainStep([b], { iteration: i, lr: 1e-4, lrD: 1e-4, wantImages: false });
+    const step = (i: number) => work.step(i);
     let t0 = performance.now();
     const info = await tf.profile(() => {
       step(0);
@@ -90,7 +109,7 @@ async function benchOne(kind: 'flowcomp' | 'propainter', h: number, w: number, l
     let scalars: Record<string, number> = {};
     for (let i = 0; i < reps; i++) {
       t0 = performance.now();
-      scalars = step(i + 1).scalars;
+      scalars = step(i + 1);
       runs.push(performance.now() - t0);
     }
     const best = Math.min(...runs);
@@ -109,8 +128,7 @@ async function benchOne(kind: 'flowcomp' | 'propainter', h: number, w: number, l
     }
     throw e;
   }
-  tf.dispose([b.frames, b.masks, b.flowsF!, b.flowsB!]);
-  sys.dispose();
+  work.dispose();
 }
 
 export async function run(args: string[]): Promise<void> {
