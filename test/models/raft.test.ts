@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../lib/runtime';
-import { RAFT, raftBi, loadRaft, upsampleFlow, CorrPyramid, RAFT_MIN_SIZE } from '../../lib/models/raft';
+import { RAFT, raftBi, loadRaft, upsampleFlow, CorrPyramid, RAFT_MIN_SIZE, SepConvGRU } from '../../lib/models/raft';
 import { applyDetInit } from '../../lib/init/apply';
 import { readFixture } from '../../lib/fixtures/load';
 import { run as runRaftBi } from '../../lib/fixtures/components/raft-bi';
@@ -163,6 +163,25 @@ test('convex upsampling equals the official unfold/softmax/permute', async () =>
   }
   assertClose(got.dataSync(), ref, 1e-5, 'upsampled flow');
   got.dispose();
+});
+
+test('ConvGRU with the context share precomputed equals the plain ConvGRU; no tensors leak', async () => {
+  await useBackend('wasm');
+  const gru = new SepConvGRU(128, 256);
+  applyDetInit(gru);
+  const h = tf.tensor4d(seeded(5 * 7 * 128, 31), [1, 5, 7, 128]);
+  const inp = tf.tensor4d(seeded(5 * 7 * 128, 32, 0, 1), [1, 5, 7, 128]);
+  const motion = tf.tensor4d(seeded(5 * 7 * 128, 33), [1, 5, 7, 128]);
+  const before = tf.memory().numTensors;
+  const plain = tf.tidy(() => gru.forward(h, tf.concat([inp, motion], 3) as tf.Tensor4D));
+  const ctx = gru.prepare(inp);
+  const fast = gru.forwardPrepared(h, motion, ctx);
+  ctx.dispose();
+  assertClose(fast.dataSync(), plain.dataSync(), 1e-5, 'hidden state');
+  tf.dispose([plain, fast]);
+  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+  tf.dispose([h, inp, motion]);
+  gru.dispose();
 });
 
 test('sizes below 128 px or not multiples of 8 are refused with a clear error', async () => {

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module';
 import { BasicEncoder } from './extractor';
-import { BasicUpdateBlock } from './update';
+import { BasicUpdateBlock, type GruContext } from './update';
 import { CorrPyramid } from './corr';
 import { loadPretrained } from '../weights';
 
@@ -142,14 +142,16 @@ export class RAFT extends Module {
     }));
     let net = net0;
     let coords1 = coords0.clone();
+    let gruContext: GruContext | null = null;
     try {
+      gruContext = this.update_block.gru.prepare(inp);
       if (dbg) dbg.flowPredictions = [];
       for (let it = 0; it < iters; it++) {
         const next = tf.tidy(() => {
           const corr = pyramid.lookup(coords1);
           if (dbg && it === 0) dbg.corrLookupIter0 = keep0(corr);
           const flow = tf.sub(coords1, coords0) as tf.Tensor4D;
-          const r = this.update_block.forward(net, inp, corr, flow);
+          const r = this.update_block.forward(net, inp, corr, flow, gruContext!);
           const c1 = tf.add(coords1, r.delta) as tf.Tensor4D;
           if (dbg && it < nPred) {
             const up = upsampleFlow(tf.sub(c1, coords0) as tf.Tensor4D, this.update_block.upMask(r.net));
@@ -172,6 +174,7 @@ export class RAFT extends Module {
         return { flowLow, flowUp };
       });
     } finally {
+      gruContext?.dispose();
       pyramid.dispose();
       coords0.dispose();
       coords1.dispose();
