@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- train [--size 120x216] [--local 5] [--ref 1] [--reps 1] [--only flowcomp|propainter] [--force]`
+ * `npm run bench -- train [--size 120x216] [--local 5] [--ref 1] [--reps 3] [--only flowcomp|propainter] [--force]`
  *
  * One training step (forward, backward, optimizer update) of each trainer on the current backend,
  * batch 1, `local` + `ref` frames at H×W, through the trainers' own `trainStep`:
@@ -10,8 +10,9 @@
  *     backward, Adam on G; discriminator step, Adam on D.
  * Ground-truth flows are given (synthetic smooth fields), as with load_flow: RAFT is not timed
  * (it refuses H < 128 anyway) and pretrained weights are not needed (det-init frozen nets).
- * Prints the time per step (untimed warm-up first) and the peak memory of live tensors (tf.profile)
- * and, on wasm, the heap high-water mark.
+ * Prints the median and best time per step (untimed warm-up first), the ratio to the official
+ * PyTorch step at the issue-16 size (bench/reference.ts), the peak memory of live tensors
+ * (tf.profile) and, on wasm, the heap high-water mark.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveConfig } from '../lib/train/config';
@@ -19,6 +20,7 @@ import type { TrainingSystem } from '../lib/train/system';
 import { createSystem } from '../lib/train/systems';
 import type { BatchTensors } from '../lib/data/tensors';
 import { fmtBytes, fmtMs, parseArgs, wasmHeapBytes } from './util';
+import { PYTORCH_REFERENCE, fmtRatio } from './reference';
 
 function batch(h: number, w: number, local: number, ref: number): BatchTensors {
   return tf.tidy(() => {
@@ -112,12 +114,18 @@ async function benchOne(kind: TrainKind, h: number, w: number, local: number, re
       scalars = step(i + 1);
       runs.push(performance.now() - t0);
     }
-    const best = Math.min(...runs);
+    const sorted = [...runs].sort((a, b) => a - b);
+    const median = sorted.length % 2 ? sorted[sorted.length >> 1] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
     const heap = wasmHeapBytes();
     console.log(
-      `${label}: best ${fmtMs(best)} (first, profiled ${fmtMs(warm)}); peak tensors ${fmtBytes(info.peakBytes)}` +
+      `${label}: median ${fmtMs(median)}, best ${fmtMs(sorted[0])} of ${runs.length} (first, profiled ${fmtMs(warm)}); peak tensors ${fmtBytes(info.peakBytes)}` +
         `${heap !== null ? `, wasm heap ${fmtBytes(heap)}` : ''}; ${Object.entries(scalars).map(([k, v]) => `${k.replace('loss/', '')} ${v.toFixed(4)}`).join(' ')}`,
     );
+    // The issue-16 reference: 120×216, 5 local frames (+1 reference frame for ProPainter).
+    if (h === 120 && w === 216 && local === 5 && (kind === 'flowcomp' || ref === 1)) {
+      const name = kind === 'flowcomp' ? 'train-flowcomp' : 'train-propainter';
+      console.log(`  versus official PyTorch (${PYTORCH_REFERENCE[name].work}): ${fmtRatio(name, median / 1000)}`);
+    }
   } catch (e) {
     const heap = wasmHeapBytes();
     console.log(`${label}: FAILED — ${(e as Error).message.split('\n')[0]}${heap !== null ? ` (wasm heap ${fmtBytes(heap)}; the wasm32 heap is limited to 4 GiB)` : ''}`);
@@ -136,7 +144,7 @@ export async function run(args: string[]): Promise<void> {
   const [h, w] = (values.get('size') ?? '120x216').split('x').map(Number);
   const local = Number(values.get('local') ?? 5);
   const ref = Number(values.get('ref') ?? 1);
-  const reps = Math.max(1, Number(values.get('reps') ?? 1));
+  const reps = Math.max(1, Number(values.get('reps') ?? 3));
   const only = values.get('only');
   if (!(h % 8 === 0 && w % 8 === 0)) throw new Error(`--size ${h}x${w}: H and W must be multiples of 8`);
   for (const kind of ['flowcomp', 'propainter'] as const) {
