@@ -17,7 +17,7 @@ import {
 } from './wasm-conv';
 import { conv3DBackpropFilterV2, conv3DBackpropInputV2 } from './wasm-conv3d';
 import { cpuFallback } from './wasm-fallback';
-import { cast, gatherV2, identity, slice, splitV, unpack, unsortedSegmentSum } from './wasm-indexing';
+import { cast, gatherV2, identity, reverse, slice, splitV, unpack, unsortedSegmentSum } from './wasm-indexing';
 import { batchMatMul, fusedMatMul } from './wasm-matmul';
 import { type KFn, packState } from './wasm-util';
 
@@ -54,6 +54,8 @@ export const WASM_KERNEL_PACK: readonly PackKernel[] = [
     why: 'built on the slow Slice; same merged-axis heap copy per piece' },
   { name: 'Unpack', reason: 'slow', kernelFunc: unpack as unknown as KFn,
     why: 'built on the stock Slice (~100× slower than SplitV; it is the gradient of tf.stack); same heap copy per piece' },
+  { name: 'Reverse', reason: 'slow', kernelFunc: reverse,
+    why: 'walks element by element (~30 MB/s; flow completion reverses its flows for the backward direction); block copies after the last reversed axis' },
   { name: 'Identity', reason: 'memory', kernelFunc: identity,
     why: 'copies its input; tfjs clones every tensor saved for backprop, so saved activations were held twice; shares the buffer' },
   { name: 'Cast', reason: 'memory', kernelFunc: cast,
