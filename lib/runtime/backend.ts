@@ -203,6 +203,7 @@ async function startWasm(threads: number): Promise<{ threads: number; note?: str
  */
 export async function initRuntime(opts: { backend?: BackendName; threads?: number | 'auto' } = {}): Promise<RuntimeInfo> {
   const want = requestedBackend(opts.backend);
+  requestedThreads(opts.threads); // a bad PROPAINTER_THREADS is an error, not a silent cpu fallback
   if (current && (want === undefined || want === current.backend)) return current;
   if (want) return useBackend(want, opts);
   if (loadNative()) return useBackend('tensorflow', opts);
