@@ -13,9 +13,9 @@
  * Defaults: the bench models / train workloads (RAFT 1 pair 240×432, 20 iterations; flow
  * completion 10 frames 240×432; generator 10 local frames 240×432; train steps 5(+1) frames 120×216).
  */
-import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { applyDetInit } from '../lib/init/apply';
+import { writeJsonAtomic } from '../lib/io/atomic';
 import { DEFAULT_FORWARD, kernelMacs } from '../lib/models/analyze';
 import { type ForwardOptions, getZooEntry, parseSize, validateForward } from '../lib/models/zoo';
 import { type KernelCall, type KernelProfile, profileKernels } from '../lib/runtime/kernel-profile';
@@ -230,7 +230,7 @@ export async function run(args: string[]): Promise<void> {
 
   const json = values.get('json');
   if (json) {
-    fs.writeFileSync(json, JSON.stringify({ workload, description: work.description, runs: profiles.length, groups, kernels, sites }, null, 1));
+    writeJsonAtomic(json, { workload, description: work.description, runs: profiles.length, groups, kernels, sites });
     console.log(`\nwrote ${json}`);
   }
 }
