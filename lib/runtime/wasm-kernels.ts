@@ -19,6 +19,7 @@ import { conv3DBackpropFilterV2, conv3DBackpropInputV2 } from './wasm-conv3d';
 import { cpuFallback } from './wasm-fallback';
 import { cast, gatherV2, identity, reverse, slice, splitV, unpack, unsortedSegmentSum } from './wasm-indexing';
 import { batchMatMul, fusedMatMul } from './wasm-matmul';
+import { conv2D } from './wasm-winograd';
 import { type KFn, packState } from './wasm-util';
 
 export type PackReason = 'missing' | 'wrong' | 'slow' | 'memory';
@@ -32,6 +33,8 @@ export interface PackKernel {
 }
 
 export const WASM_KERNEL_PACK: readonly PackKernel[] = [
+  { name: 'Conv2D', reason: 'slow', kernelFunc: conv2D,
+    why: '3×3 stride-1 convs with ≥ 64 → 64 channels as Winograd F(2×2, 3×3) (2.25× fewer multiplies: SIMD transforms + XNNPACK GEMMs); the rest stock' },
   { name: 'Conv2DBackpropFilter', reason: 'missing', kernelFunc: conv2DBackpropFilter,
     why: 'not registered on wasm (conv2d has no filter gradient); transposed im2col × dy as chunked XNNPACK GEMMs' },
   { name: 'Conv2DBackpropInput', reason: 'slow', kernelFunc: conv2DBackpropInput,

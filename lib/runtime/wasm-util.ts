@@ -158,6 +158,29 @@ export function scoped<T extends TI | TI[]>(backend: WasmBackend, body: (s: Scop
   }
 }
 
+/** Heap byte offset of a tensor's data. */
+export function heapOffset(backend: WasmBackend, t: TI): number {
+  return backend.dataIdMap.get(t.dataId)!.memoryOffset;
+}
+
+/**
+ * A float32 tensor viewing `shape` elements of `base`'s buffer from element `offset` on (no copy),
+ * for handing part of a buffer to a kernel. Release it with dropView, never disposeData (which
+ * would free the middle of `base`'s allocation).
+ */
+export function heapView(backend: WasmBackend, base: TI, offset: number, shape: number[]): TI {
+  return backend.makeOutput(shape, 'float32', heapOffset(backend, base) + 4 * offset);
+}
+
+/** Forgets a heapView (the memory stays with its base tensor). */
+export function dropView(backend: WasmBackend, view: TI): void {
+  const be = backend as unknown as { wasm: { tfjs: { disposeData(id: number): void } }; dataIdMap: { delete(k: object): boolean } };
+  const info = backend.dataIdMap.get(view.dataId);
+  if (!info) return;
+  be.wasm.tfjs.disposeData(info.id);
+  be.dataIdMap.delete(view.dataId);
+}
+
 /** Normalises a 2-tuple-or-number attribute. */
 export function pair(v: number | readonly number[] | undefined, dflt = 1): [number, number] {
   if (v === undefined || v === null) return [dflt, dflt];
