@@ -16,6 +16,12 @@ export interface SimdKernels {
   wino_input(x: number, zero: number, v: number, h: number, w: number, c: number, th: number, tw: number, pT: number, pL: number, t0: number, cnt: number): void;
   /** Output transform; co % 4 == 0. */
   wino_output(mtab: number, y: number, dump: number, oh: number, ow: number, co: number, th: number, tw: number, t0: number, cnt: number): void;
+  /** Winograd F(4, 5) filter transform: g [5][n] → u [8][n]; n % 4 == 0. */
+  wino1d_weights(g: number, u: number, n: number): void;
+  /** F(4, 5) input transform along W (vert 0) or H (vert 1); c % 4 == 0. */
+  wino1d_input(x: number, zero: number, v: number, h: number, w: number, c: number, th: number, tw: number, pT: number, pL: number, t0: number, cnt: number, vert: number): void;
+  /** F(4, 5) output transform; co % 4 == 0. */
+  wino1d_output(mtab: number, y: number, dump: number, oh: number, ow: number, co: number, th: number, tw: number, t0: number, cnt: number, vert: number): void;
 }
 
 // The project's TypeScript libs do not declare the WebAssembly namespace: the parts used here.

@@ -15,11 +15,11 @@ import { assertClose, seeded } from '../helpers';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
-async function conv(be: 'cpu' | 'wasm', xs: number[], co: number, pad: Pad, grad = false): Promise<Float32Array[]> {
+async function conv(be: 'cpu' | 'wasm', xs: number[], co: number, pad: Pad, grad = false, k: [number, number] = [3, 3]): Promise<Float32Array[]> {
   await useBackend(be);
   return tf.tidy(() => {
     const x = tf.tensor4d(seeded(xs.reduce((a, b) => a * b, 1), 5), xs as [number, number, number, number]);
-    const w = tf.tensor4d(seeded(9 * xs[3] * co, 6, -0.2, 0.2), [3, 3, xs[3], co]);
+    const w = tf.tensor4d(seeded(k[0] * k[1] * xs[3] * co, 6, -0.2, 0.2), [k[0], k[1], xs[3], co]);
     const y = tf.conv2d(x, w, 1, pad);
     const out = [y.dataSync() as Float32Array];
     if (grad) {
@@ -33,21 +33,25 @@ async function conv(be: 'cpu' | 'wasm', xs: number[], co: number, pad: Pad, grad
 
 describe('Winograd Conv2D on wasm vs cpu', () => {
   const saved = { ...winogradOptions };
-  const cases: Array<{ x: number[]; co: number; pad: Pad; chunk?: number }> = [
+  const cases: Array<{ x: number[]; co: number; pad: Pad; chunk?: number; k?: [number, number] }> = [
     { x: [1, 9, 11, 8], co: 8, pad: 'same' },
+    // F(4, 5) along W and along H (RAFT's ConvGRU pads (0, 2) and (2, 0)).
+    { x: [1, 5, 14, 8], co: 12, pad: [[0, 0], [0, 0], [2, 2], [0, 0]], k: [1, 5] },
+    { x: [2, 13, 6, 12], co: 8, pad: [[0, 0], [2, 2], [0, 0], [0, 0]], k: [5, 1] },
+    { x: [1, 11, 9, 6], co: 6, pad: 'valid', k: [5, 1], chunk: 8 * 8 * 3 },
     { x: [2, 8, 7, 12], co: 4, pad: 'valid' },
     { x: [1, 6, 10, 6], co: 10, pad: 'same' }, // channels padded to multiples of 4
     { x: [1, 7, 9, 8], co: 8, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
     { x: [3, 10, 9, 8], co: 12, pad: 'same', chunk: 16 * 12 * 5 }, // 5 tiles per chunk
   ];
   for (const c of cases) {
-    test(`x ${JSON.stringify(c.x)} → ${c.co}, pad ${JSON.stringify(c.pad)}${c.chunk ? ', chunked' : ''}`, async () => {
-      const ref = await conv('cpu', c.x, c.co, c.pad, true);
+    test(`${(c.k ?? [3, 3]).join('×')} x ${JSON.stringify(c.x)} → ${c.co}, pad ${JSON.stringify(c.pad)}${c.chunk ? ', chunked' : ''}`, async () => {
+      const ref = await conv('cpu', c.x, c.co, c.pad, true, c.k);
       Object.assign(winogradOptions, { minIn: 1, minOut: 1, chunkFloats: c.chunk ?? saved.chunkFloats });
       try {
         await useBackend('wasm');
         const before = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
-        const got = await conv('wasm', c.x, c.co, c.pad, true);
+        const got = await conv('wasm', c.x, c.co, c.pad, true, c.k);
         assert.equal((tf.backend() as unknown as { numDataIds(): number }).numDataIds(), before, 'heap buffers leaked');
         assertClose(got[0], ref[0], 1e-5, 'output');
         assertClose(got[1], ref[1], 1e-5, 'input gradient');
