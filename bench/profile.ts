@@ -5,7 +5,8 @@
  * Where the time goes: one untimed warm-up, then `--runs` (default 2) runs with every kernel timed
  * (lib/runtime/kernel-profile.ts), reported as the minimum over the runs per row. Prints the time
  * per op group (convolution, matmul, correlation lookup, sampling, elementwise,
- * reduction/normalisation, copies/transposes, JS-side kernels, custom-op glue, outside kernels),
+ * reduction/normalisation, copies/transposes, the pack's SIMD transforms, JS-side kernels,
+ * custom-op glue, outside kernels),
  * per kernel (self time: a composed kernel's sub-kernels are rows `Parent/Child` of their own,
  * so its own row is its JS time), and the hottest call sites (kernel + input shapes).
  * Times are wall clock and process CPU time; on a loaded machine compare CPU times of
@@ -44,10 +45,13 @@ const ELEMENTWISE = /^(Abs|Acos|Acosh|Add|AddN|Asin|Asinh|Atan|Atan2|Atanh|Ceil|
 const GROUP_OF = new Map<string, string>(Object.entries(GROUPS).flatMap(([g, ks]) => ks.map((k) => [k, g] as [string, string])));
 
 const PACK = new Set(WASM_KERNEL_PACK.map((k) => k.name));
+/** Pack kernels whose own time is mostly the pack's SIMD module (Winograd transforms), not JS. */
+const PACK_SIMD = new Set(['Conv2D']);
+const SIMD_GROUP = 'SIMD transforms (pack)';
 const JS_GROUP = 'JS-side kernels';
 const GLUE_GROUP = 'custom-op glue';
 const GROUP_ORDER = ['convolution', 'matmul', 'correlation lookup', 'sampling', 'elementwise', 'reduction/normalisation', 'copies/transposes',
-  JS_GROUP, GLUE_GROUP, 'other'];
+  SIMD_GROUP, JS_GROUP, GLUE_GROUP, 'other'];
 
 /**
  * The group of a call's self time. On wasm, a pack kernel's own time is JavaScript (its wasm work
@@ -57,7 +61,7 @@ function groupOf(c: KernelCall, onWasm: boolean): string {
   if (c.composite) return GLUE_GROUP;
   const base = c.name.split('/').pop()!;
   const isSub = c.name.includes('/');
-  if (onWasm && !isSub && PACK.has(c.name)) return JS_GROUP;
+  if (onWasm && !isSub && PACK.has(c.name)) return PACK_SIMD.has(c.name) ? SIMD_GROUP : JS_GROUP;
   return GROUP_OF.get(base) ?? (ELEMENTWISE.test(base) ? 'elementwise' : 'other');
 }
 
