@@ -22,6 +22,8 @@ export interface SimdKernels {
   wino1d_input(x: number, zero: number, v: number, h: number, w: number, c: number, th: number, tw: number, pT: number, pL: number, t0: number, cnt: number, vert: number): void;
   /** F(4, 5) output transform; co % 4 == 0. */
   wino1d_output(mtab: number, y: number, dump: number, oh: number, ow: number, co: number, th: number, tw: number, t0: number, cnt: number, vert: number): void;
+  /** out[r] = Σ_i w_i[r]·flat[idx_i[r]] for r < k, rows of c floats (c % 4 == 0; no bounds checks). */
+  bilinear_gather(flat: number, c: number, k: number, i0: number, i1: number, i2: number, i3: number, w0: number, w1: number, w2: number, w3: number, out: number): void;
 }
 
 // The project's TypeScript libs do not declare the WebAssembly namespace: the parts used here.

@@ -85,3 +85,23 @@ test('the committed SIMD .wasm files are a fresh build of kernels.wat', async ()
     assert.ok(fs.readFileSync(path.join(__dirname, '..', '..', 'lib', 'runtime', 'simd', name)).equals(bytes), `${name} is stale: run node scripts/build-wasm.mjs`);
   }
 });
+
+describe('BilinearGather (fused bilinear sampling forward) on wasm', () => {
+  test('same bits as the composed gathers, products and sums; grid sample and deform conv match cpu', async () => {
+    await useBackend('wasm');
+    const { BILINEAR_GATHER } = await import('../../lib/runtime/wasm-sampling');
+    const rows = 50;
+    const k = 37;
+    for (const c of [8, 3]) {
+      const flat = tf.tensor2d(seeded(rows * c, 21), [rows, c]);
+      const idx = [0, 1, 2, 3].map((i) => tf.tensor2d(Int32Array.from({ length: k }, (_, r) => (r * 7 + i * 13) % rows), [k, 1], 'int32'));
+      const ws = [0, 1, 2, 3].map((i) => tf.tensor2d(seeded(k, 30 + i, 0, 1), [k, 1]));
+      const fused = tf.engine().runKernel(BILINEAR_GATHER, { flat, i0: idx[0], i1: idx[1], i2: idx[2], i3: idx[3], w0: ws[0], w1: ws[1], w2: ws[2], w3: ws[3] }) as tf.Tensor;
+      const composed = tf.tidy(() => idx.map((ix, i) => tf.mul(tf.gatherND(flat, ix), ws[i])).reduce((a, b) => tf.add(a, b)));
+      assert.deepEqual(Array.from(fused.dataSync()), Array.from(composed.dataSync()), `c = ${c}`);
+      const bad = tf.tensor2d([rows], [1, 1], 'int32');
+      assert.throws(() => tf.engine().runKernel(BILINEAR_GATHER, { flat, i0: bad, i1: bad, i2: bad, i3: bad, w0: ws[0], w1: ws[1], w2: ws[2], w3: ws[3] }), /corner row 50 is not in \[0, 50\)/);
+      tf.dispose([flat, ...idx, ...ws, fused, composed, bad]);
+    }
+  });
+});
