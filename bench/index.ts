@@ -9,7 +9,7 @@ import { initRuntime } from '../lib/runtime';
 import { memoryReport } from './util';
 
 /** Files of this folder that are not suites. */
-const NOT_SUITES = new Set(['index', 'util']);
+const NOT_SUITES = new Set(['index', 'util', 'reference']);
 
 function availableSuites(): string[] {
   return fs
@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   if (typeof mod.run !== 'function') throw new Error(`bench/${suite}.ts does not export run(args)`);
   const info = await initRuntime();
   const pack = info.backend === 'wasm' ? `, wasm kernel pack ${info.wasmKernelPack ? 'on' : 'off'}` : '';
-  console.log(`backend: ${info.backend} (${info.flavour}${info.gpu ? ', GPU' : ''}${pack}); tfjs ${info.tfjsVersion}, node ${info.nodeVersion}`);
+  const threads = info.backend === 'wasm' ? `, ${info.threads} thread${info.threads > 1 ? 's' : ''}${info.threadsNote ? ` (${info.threadsNote})` : ''}` : '';
+  console.log(`backend: ${info.backend} (${info.flavour}${info.gpu ? ', GPU' : ''}${pack}${threads}); tfjs ${info.tfjsVersion}, node ${info.nodeVersion}`);
   const t0 = performance.now();
   await mod.run(args);
   console.log(`bench ${suite}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${memoryReport()}`);

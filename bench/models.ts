@@ -7,17 +7,22 @@
  * (9 flows per direction, both directions), the generator on 10 local frames plus the reference
  * frames inference adds for them (7 in an 80-frame video) — at 240×432 unless told otherwise.
  * The first run is profiled (MACs, peak tensor bytes, wasm heap) and doubles as the warm-up;
- * then `--reps` timed runs (default 2). On wasm, a size or frame count above the defaults is
- * first estimated from smaller runs and skipped if it would not fit the heap (OOM is fatal).
+ * then `--reps` timed runs (default 3). At the default sizes the medians are printed beside the
+ * official PyTorch medians of issue 16 (bench/reference.ts). On wasm, a size or frame count above
+ * the defaults is first estimated from smaller runs and skipped if it would not fit the heap (OOM
+ * is fatal).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { applyDetInit } from '../lib/init/apply';
 import { DEFAULT_FORWARD, WASM_HEAP_BUDGET, estimateForward, profileForward } from '../lib/models/analyze';
 import { ForwardOptions, MODEL_NAMES, ModelName, getZooEntry, parseSize, validateForward } from '../lib/models/zoo';
 import { fmtBytes, fmtMs, parseArgs, time, wasmHeapBytes } from './util';
+import { PYTORCH_REFERENCE, type ReferenceName, fmtRatio } from './reference';
 
 interface Row {
   model: string;
+  /** The issue-16 reference this run reproduces (same size, frames, iterations), if any. */
+  reference?: ReferenceName;
   input: string;
   best?: number;
   median?: number;
@@ -41,7 +46,7 @@ export async function run(args: string[]): Promise<void> {
   const { flags, values } = parseArgs(args);
   const size = parseSize(values.get('size') ?? `${DEFAULT_FORWARD.height}x${DEFAULT_FORWARD.width}`);
   const framesArg = values.has('frames') ? intArg(values, 'frames', 10) : undefined;
-  const reps = Math.max(1, intArg(values, 'reps', 2));
+  const reps = Math.max(1, intArg(values, 'reps', 3));
   const list = values.get('models') ?? 'raft,flowcomp,propainter';
   const names = (list === 'all' ? [...MODEL_NAMES] : list.split(',').map((s) => s.trim())).map((n) => getZooEntry(n).name) as ModelName[];
   const check = !flags.has('no-check');
@@ -65,6 +70,9 @@ export async function run(args: string[]): Promise<void> {
       const desc = entry.describe(fo);
       console.log(`\n${entry.title}: ${desc} (built + det-init in ${fmtMs(performance.now() - t0)})`);
       const row: Row = { model: name, input: desc };
+      const sameAsReference = fo.height === DEFAULT_FORWARD.height && fo.width === DEFAULT_FORWARD.width &&
+        (name === 'raft' ? fo.iters === DEFAULT_FORWARD.iters : fo.frames === DEFAULT_FORWARD.frames && fo.videoLength === DEFAULT_FORWARD.videoLength);
+      if (sameAsReference && name in PYTORCH_REFERENCE) row.reference = name as ReferenceName;
       rows.push(row);
       const big = fo.height * fo.width * Math.max(1, fo.frames) > DEFAULT_FORWARD.height * DEFAULT_FORWARD.width * Math.max(1, entry.defaultFrames);
       if (onWasm && check && big) {
@@ -112,4 +120,13 @@ export async function run(args: string[]): Promise<void> {
     );
   }
   if (onWasm) console.log('wasm heap: high-water mark after each model (it never shrinks, so it is cumulative over the models run before)');
+  const compared = rows.filter((r) => r.reference && r.median !== undefined);
+  if (compared.length > 0) {
+    console.log('\nversus official PyTorch 1.13 CPU, 2 threads (issue 16 medians, bench/reference.ts)');
+    console.log('work                                                     PyTorch   this run (median)   ratio');
+    for (const r of compared) {
+      const ref = PYTORCH_REFERENCE[r.reference!];
+      console.log(`${ref.work.padEnd(56)} ${`${ref.pytorchS} s`.padStart(7)}   ${fmtMs(r.median!).padStart(17)}   ${fmtRatio(r.reference!, r.median! / 1000)}`);
+    }
+  }
 }

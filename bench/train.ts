@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- train [--size 120x216] [--local 5] [--ref 1] [--reps 1] [--only flowcomp|propainter] [--force]`
+ * `npm run bench -- train [--size 120x216] [--local 5] [--ref 1] [--reps 3] [--only flowcomp|propainter] [--force]`
  *
  * One training step (forward, backward, optimizer update) of each trainer on the current backend,
  * batch 1, `local` + `ref` frames at H×W, through the trainers' own `trainStep`:
@@ -10,14 +10,17 @@
  *     backward, Adam on G; discriminator step, Adam on D.
  * Ground-truth flows are given (synthetic smooth fields), as with load_flow: RAFT is not timed
  * (it refuses H < 128 anyway) and pretrained weights are not needed (det-init frozen nets).
- * Prints the time per step (untimed warm-up first) and the peak memory of live tensors (tf.profile)
- * and, on wasm, the heap high-water mark.
+ * Prints the median and best time per step (untimed warm-up first), the ratio to the official
+ * PyTorch step at the issue-16 size (bench/reference.ts), the peak memory of live tensors
+ * (tf.profile) and, on wasm, the heap high-water mark.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveConfig } from '../lib/train/config';
 import type { TrainingSystem } from '../lib/train/system';
+import { createSystem } from '../lib/train/systems';
 import type { BatchTensors } from '../lib/data/tensors';
 import { fmtBytes, fmtMs, parseArgs, wasmHeapBytes } from './util';
+import { PYTORCH_REFERENCE, fmtRatio } from './reference';
 
 function batch(h: number, w: number, local: number, ref: number): BatchTensors {
   return tf.tidy(() => {
@@ -57,15 +60,16 @@ function estimateHeapGiB(kind: 'flowcomp' | 'propainter', h: number, w: number, 
     : 0.17 + ((0.89 - 0.17) * (h * w * local)) / (120 * 216 * 5);
 }
 
-async function benchOne(kind: 'flowcomp' | 'propainter', h: number, w: number, local: number, ref: number, reps: number, force: boolean): Promise<void> {
-  const est = estimateHeapGiB(kind, h, w, local, ref);
-  if (tf.getBackend() === 'wasm' && est > 3.6 && !force) {
-    console.log(
-      `${kind} train step ${h}×${w}, ${local}+${ref} frames, batch 1: SKIPPED on wasm — needs ≈ ${est.toFixed(1)} GiB of heap ` +
-        `(scaled from measured steps), over the 4 GiB wasm32 limit. Try --size 64x64 --local 3 --ref 1, the tensorflow backend, or --force.`,
-    );
-    return;
-  }
+export type TrainKind = 'flowcomp' | 'propainter';
+
+export interface TrainWorkload {
+  /** One training step (forward, backward, optimizer updates); returns the logged scalars. */
+  step(iteration: number): Record<string, number>;
+  dispose(): void;
+}
+
+/** A trainer with det-init networks and a synthetic batch, as the train bench and profiler run it. */
+export function trainWorkload(kind: TrainKind, h: number, w: number, local: number, ref: number, log: (l: string) => void = () => {}): TrainWorkload {
   const cfg = resolveConfig({
     name: `bench_${kind}`,
     model: kind === 'flowcomp' ? 'recurrent_flow_completion' : 'propainter',
@@ -74,15 +78,30 @@ async function benchOne(kind: 'flowcomp' | 'propainter', h: number, w: number, l
     networks: { allow_det_init: true },
     train: { batch_size: 1 },
   });
-  const log = (l: string) => console.log(`  ${l}`);
-  const sys: TrainingSystem =
-    kind === 'flowcomp'
-      ? new (require('../lib/train/flowcomp_system') as typeof import('../lib/train/flowcomp_system')).FlowCompletionSystem(cfg, log)
-      : new (require('../lib/train/propainter_system') as typeof import('../lib/train/propainter_system')).ProPainterSystem(cfg, log);
+  const sys: TrainingSystem = createSystem(cfg, log);
   const b = batch(h, w, local, ref);
+  return {
+    step: (i) => sys.trainStep([b], { iteration: i, lr: 1e-4, lrD: 1e-4, wantImages: false }).scalars,
+    dispose: () => {
+      tf.dispose([b.frames, b.masks, b.flowsF!, b.flowsB!]);
+      sys.dispose();
+    },
+  };
+}
+
+async function benchOne(kind: TrainKind, h: number, w: number, local: number, ref: number, reps: number, force: boolean): Promise<void> {
+  const est = estimateHeapGiB(kind, h, w, local, ref);
+  if (tf.getBackend() === 'wasm' && est > 3.6 && !force) {
+    console.log(
+      `${kind} train step ${h}×${w}, ${local}+${ref} frames, batch 1: SKIPPED on wasm — needs ≈ ${est.toFixed(1)} GiB of heap ` +
+        `(scaled from measured steps), over the 4 GiB wasm32 limit. Try --size 64x64 --local 3 --ref 1, the tensorflow backend, or --force.`,
+    );
+    return;
+  }
+  const work = trainWorkload(kind, h, w, local, ref, (l) => console.log(`  ${l}`));
   const label = `${kind} train step ${h}×${w}, ${local}+${ref} frames, batch 1`;
   try {
-    const step = (i: number) => sys.trainStep([b], { iteration: i, lr: 1e-4, lrD: 1e-4, wantImages: false });
+    const step = (i: number) => work.step(i);
     let t0 = performance.now();
     const info = await tf.profile(() => {
       step(0);
@@ -92,15 +111,21 @@ async function benchOne(kind: 'flowcomp' | 'propainter', h: number, w: number, l
     let scalars: Record<string, number> = {};
     for (let i = 0; i < reps; i++) {
       t0 = performance.now();
-      scalars = step(i + 1).scalars;
+      scalars = step(i + 1);
       runs.push(performance.now() - t0);
     }
-    const best = Math.min(...runs);
+    const sorted = [...runs].sort((a, b) => a - b);
+    const median = sorted.length % 2 ? sorted[sorted.length >> 1] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
     const heap = wasmHeapBytes();
     console.log(
-      `${label}: best ${fmtMs(best)} (first, profiled ${fmtMs(warm)}); peak tensors ${fmtBytes(info.peakBytes)}` +
+      `${label}: median ${fmtMs(median)}, best ${fmtMs(sorted[0])} of ${runs.length} (first, profiled ${fmtMs(warm)}); peak tensors ${fmtBytes(info.peakBytes)}` +
         `${heap !== null ? `, wasm heap ${fmtBytes(heap)}` : ''}; ${Object.entries(scalars).map(([k, v]) => `${k.replace('loss/', '')} ${v.toFixed(4)}`).join(' ')}`,
     );
+    // The issue-16 reference: 120×216, 5 local frames (+1 reference frame for ProPainter).
+    if (h === 120 && w === 216 && local === 5 && (kind === 'flowcomp' || ref === 1)) {
+      const name = kind === 'flowcomp' ? 'train-flowcomp' : 'train-propainter';
+      console.log(`  versus official PyTorch (${PYTORCH_REFERENCE[name].work}): ${fmtRatio(name, median / 1000)}`);
+    }
   } catch (e) {
     const heap = wasmHeapBytes();
     console.log(`${label}: FAILED — ${(e as Error).message.split('\n')[0]}${heap !== null ? ` (wasm heap ${fmtBytes(heap)}; the wasm32 heap is limited to 4 GiB)` : ''}`);
@@ -111,8 +136,7 @@ async function benchOne(kind: 'flowcomp' | 'propainter', h: number, w: number, l
     }
     throw e;
   }
-  tf.dispose([b.frames, b.masks, b.flowsF!, b.flowsB!]);
-  sys.dispose();
+  work.dispose();
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -120,7 +144,7 @@ export async function run(args: string[]): Promise<void> {
   const [h, w] = (values.get('size') ?? '120x216').split('x').map(Number);
   const local = Number(values.get('local') ?? 5);
   const ref = Number(values.get('ref') ?? 1);
-  const reps = Math.max(1, Number(values.get('reps') ?? 1));
+  const reps = Math.max(1, Number(values.get('reps') ?? 3));
   const only = values.get('only');
   if (!(h % 8 === 0 && w % 8 === 0)) throw new Error(`--size ${h}x${w}: H and W must be multiples of 8`);
   for (const kind of ['flowcomp', 'propainter'] as const) {

@@ -1,23 +1,13 @@
 /**
- * The `propainter` CLI: every file in ./commands exports a CliCommand.
+ * The `propainter` CLI: the commands of ./commands/index.ts, of which only the one being run is
+ * loaded.
  *
  * Errors end as one `error: …` line on stderr and a non-zero exit code; the stack trace is
  * printed only with the global `--debug` flag (before or after the command name).
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { Command, CommanderError } from 'commander';
-import type { CliCommand } from './command';
-
-function loadCommands(): CliCommand[] {
-  const dir = path.join(__dirname, 'commands');
-  return fs
-    .readdirSync(dir)
-    .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts'))
-    .sort()
-    .map((f) => (require(path.join(dir, f)) as { default: CliCommand }).default)
-    .filter((c) => c && typeof c.configure === 'function');
-}
+import { commandsFor } from './commands';
+import pkg from '../../package.json';
 
 /**
  * The text printed after `error: `. A UserError's message is its whole story (lists of problems
@@ -33,7 +23,6 @@ export function errorText(e: unknown): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const pkg = require('../../package.json') as { version: string };
   const program = new Command('propainter')
     .description('ProPainter video inpainting: data preparation, training, evaluation, inference, reports')
     .version(pkg.version)
@@ -42,7 +31,7 @@ export async function main(argv: string[]): Promise<void> {
     // Commander errors (unknown option, --help) are thrown here instead of exiting the process,
     // so main is the one place that decides the exit code (and can be called in-process by tests).
     .exitOverride();
-  for (const c of loadCommands()) c.configure(program.command(c.name).description(c.description));
+  for (const c of commandsFor(argv)) c.configure(program.command(c.name).description(c.description));
   try {
     await program.parseAsync(argv);
   } catch (e) {

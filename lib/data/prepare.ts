@@ -24,6 +24,7 @@ import { randomMaskSequence, renderMask } from './masks';
 import { Rng } from './rng';
 import { synthVideo } from './synth';
 import { forEachLimit } from './fsutil';
+import { loadFrameSource } from './sources';
 import { ensureDir, fsyncDir, writeFileAtomicAsync } from '../io/atomic';
 import { isInside, resolveInside } from '../io/paths';
 
@@ -402,7 +403,6 @@ export async function writeSynthDataset(opts: SynthDatasetOptions): Promise<{ ro
   const res = { root, done: [] as string[], skipped: [] as string[] };
   let textures: Uint8Array[] | undefined;
   if (opts.source) {
-    const { loadFrameSource } = require('./sources') as typeof import('./sources');
     textures = (await loadFrameSource(opts.source, { width: W, height: H })).map((f) => f.data);
   }
   for (let i = 0; i < opts.videos; i++) {

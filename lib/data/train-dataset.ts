@@ -34,6 +34,10 @@ export interface TrainDatasetOptions {
   width?: number;
   height?: number;
   seed?: number;
+  /** Random horizontal flip (default true, as the official loader). */
+  flip?: boolean;
+  /** Random temporal reversal of the local frames (default true). */
+  randomReverse?: boolean;
 }
 
 export interface SampleOverrides {
@@ -123,8 +127,9 @@ export class TrainDataset implements SampleSource {
     const selected = sampleClipIndices(rng, frameList.length, L, this.numRef);
     const reverseDraw = rng.random() < 0.5;
     const flipDraw = rng.random() < 0.5;
-    const reversed = overrides.reverse ?? reverseDraw;
-    const flipped = overrides.flip ?? flipDraw;
+    // Drawn even when switched off, so the other draws do not depend on these settings.
+    const reversed = overrides.reverse ?? (reverseDraw && this.options.randomReverse !== false);
+    const flipped = overrides.flip ?? (flipDraw && this.options.flip !== false);
 
     const videoDir = path.join(this.framesDir, name);
     const imgsP = Promise.all(selected.map((i) => loadFrame(path.join(videoDir, frameList[i]), W, H)));

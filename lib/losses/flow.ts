@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { canny, flowWarp, noGrad } from '../ops';
+import { flattenClip, framesRange } from '../ops/frames';
 import type { CannyOptions } from '../ops';
 
 /** 3×3 cross-correlation filters (zero padding 1) applied to a one-channel map → one channel each. */
@@ -103,44 +104,59 @@ export function ternaryLoss(flowComp: tf.Tensor4D, flowGt: tf.Tensor4D, mask: tf
   });
 }
 
-const merge = (x: tf.Tensor): tf.Tensor4D => tf.reshape(x, [-1, ...x.shape.slice(2)] as [number, number, number, number]) as tf.Tensor4D;
-
-/** x[:, start:start+count] of a clip [B, T, …] through a rank-3 view (no rank-5 slice on the tape). */
-export function timeSlice(x: tf.Tensor, start: number, count: number): tf.Tensor {
-  return tf.tidy(() => {
-    const [b, t, ...rest] = x.shape;
-    const flat = tf.reshape(x, [b, t, -1]);
-    return tf.reshape(tf.slice(flat, [0, start, 0], [b, count, -1]), [b, count, ...rest]);
+/**
+ * The two directions of a bidirectional flow batch: forward flows t→t+1 live on frame t's grid
+ * (mask t), backward flows t+1→t on frame t+1's (mask t+1); `comb` is the completed flow
+ * P·m + G·(1−m); clips [B, T−1, …] (flattened to the trainer's `.view(-1, c, h, w)` by the losses).
+ */
+function directions(pred: [tf.Tensor, tf.Tensor], gt: [tf.Tensor, tf.Tensor], masks: tf.Tensor) {
+  const t = masks.shape[1]!;
+  return ([0, 1] as const).map((i) => {
+    const m = framesRange(masks, i, t - 1);
+    const comb = tf.add(tf.mul(pred[i], m), tf.mul(gt[i], tf.sub(1, m)));
+    return { i, p: pred[i], g: gt[i], m, comb };
   });
 }
 
 /**
- * FlowLoss: for forward (mask t, frames t→t+1) and backward (mask t+1, frames t+1→t) flows
- * [B,T−1,H,W,2]: hole/valid-normalised L1 + first- and second-order smoothness of the completed
- * flow (loss), and the census warp loss (warpLoss). masks [B,T,H,W,1], frames [B,T,H,W,3].
+ * The `loss` of FlowLoss: per direction, hole/valid-normalised L1 of the predicted flow plus
+ * first- and second-order smoothness of the completed flow, summed over both directions.
+ * pred, gt: [forward, backward] [B, T−1, H, W, 2]; masks [B, T, H, W, 1].
  */
-export function flowLoss(pred: [tf.Tensor, tf.Tensor], gt: [tf.Tensor, tf.Tensor], masks: tf.Tensor, frames: tf.Tensor): { loss: tf.Scalar; warpLoss: tf.Scalar } {
+export function flowL1SmoothLoss(pred: [tf.Tensor, tf.Tensor], gt: [tf.Tensor, tf.Tensor], masks: tf.Tensor): tf.Scalar {
+  return tf.tidy(() =>
+    tf.addN(
+      directions(pred, gt, masks).map(({ p, g, m, comb }) => {
+        const l1 = tf.add(holeOrValid(p, g, m), holeOrValid(p, g, tf.sub(1, m)));
+        const cm = flattenClip(comb) as tf.Tensor4D;
+        const mm = flattenClip(m) as tf.Tensor4D;
+        return tf.addN([l1, smoothnessLoss(cm, mm), secondOrderLoss(cm, mm)]);
+      }),
+    ) as tf.Scalar,
+  );
+}
+
+/**
+ * The `warp_loss` of FlowLoss: the census loss between each frame and its neighbour warped by the
+ * completed flow (forward: frames t and t+1; backward: t+1 and t), summed over both directions.
+ * frames [B, T, H, W, 3] in [-1, 1].
+ */
+export function censusWarpLoss(pred: [tf.Tensor, tf.Tensor], gt: [tf.Tensor, tf.Tensor], masks: tf.Tensor, frames: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
     const t = masks.shape[1]!;
-    const sliceT = (x: tf.Tensor, start: number) => timeSlice(x, start, t - 1);
-    const ms = [sliceT(masks, 0), sliceT(masks, 1)];
-    const f0 = sliceT(frames, 0);
-    const f1 = sliceT(frames, 1);
-    const cur = [f0, f1];
-    const nxt = [f1, f0];
-    const losses: tf.Scalar[] = [];
-    const warps: tf.Scalar[] = [];
-    for (let i = 0; i < 2; i++) {
-      const m = ms[i];
-      const comb = tf.add(tf.mul(pred[i], m), tf.mul(gt[i], tf.sub(1, m)));
-      const l1 = tf.add(holeOrValid(pred[i], gt[i], m), holeOrValid(pred[i], gt[i], tf.sub(1, m)));
-      const cm = merge(comb);
-      const mm = merge(m);
-      losses.push(tf.addN([l1, smoothnessLoss(cm, mm), secondOrderLoss(cm, mm)]) as tf.Scalar);
-      warps.push(ternaryLoss(cm, merge(gt[i]), mm, merge(cur[i]), merge(nxt[i])));
-    }
-    return { loss: tf.addN(losses) as tf.Scalar, warpLoss: tf.addN(warps) as tf.Scalar };
+    const f0 = flattenClip(framesRange(frames, 0, t - 1)) as tf.Tensor4D;
+    const f1 = flattenClip(framesRange(frames, 1, t - 1)) as tf.Tensor4D;
+    return tf.addN(
+      directions(pred, gt, masks).map(({ i, g, m, comb }) =>
+        ternaryLoss(flattenClip(comb) as tf.Tensor4D, flattenClip(g) as tf.Tensor4D, flattenClip(m) as tf.Tensor4D, i === 0 ? f0 : f1, i === 0 ? f1 : f0),
+      ),
+    ) as tf.Scalar;
   });
+}
+
+/** FlowLoss of flow_comp_raft.py: { loss: flowL1SmoothLoss, warpLoss: censusWarpLoss }. */
+export function flowLoss(pred: [tf.Tensor, tf.Tensor], gt: [tf.Tensor, tf.Tensor], masks: tf.Tensor, frames: tf.Tensor): { loss: tf.Scalar; warpLoss: tf.Scalar } {
+  return { loss: flowL1SmoothLoss(pred, gt, masks), warpLoss: censusWarpLoss(pred, gt, masks, frames) };
 }
 
 function holeOrValid(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor): tf.Scalar {
@@ -168,45 +184,14 @@ export function edgeLoss(pred: tf.Tensor4D, gt: tf.Tensor4D): tf.Scalar {
 
 /** EdgeLoss over both directions: edgeLoss(pred) + 5·edgeLoss(pred·m + gt·(1−m)). */
 export function edgeLossBidirectional(pred: [tf.Tensor, tf.Tensor], gt: [tf.Tensor, tf.Tensor], masks: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => {
-    const t = masks.shape[1]!;
-    const ms = [timeSlice(masks, 0, t - 1), timeSlice(masks, 1, t - 1)];
-    const parts: tf.Scalar[] = [];
-    for (let i = 0; i < 2; i++) {
-      const comb = tf.add(tf.mul(pred[i], ms[i]), tf.mul(gt[i], tf.sub(1, ms[i])));
-      parts.push(tf.add(edgeLoss(merge(pred[i]), merge(gt[i])), tf.mul(5, edgeLoss(merge(comb), merge(gt[i])))) as tf.Scalar);
-    }
-    return tf.addN(parts) as tf.Scalar;
-  });
-}
-
-/**
- * Total flow-completion training loss of trainer_flow_w_edge, each term weighted:
- * flowWeight·Σ(L1 + smooth + smooth2) + warpWeight·Σ census + edgeWeight·Σ edge (official
- * weights 0.25 from the config, 0.01 and 1.0 hard-coded). Returns the weighted terms as the
- * trainer logs them (`loss/flow_loss`, `loss/warp_loss`, `loss/edge_loss`) and their sum.
- */
-export function flowCompletionLoss(args: {
-  pred: [tf.Tensor, tf.Tensor];
-  gt: [tf.Tensor, tf.Tensor];
-  masks: tf.Tensor;
-  frames: tf.Tensor;
-  predEdges?: [tf.Tensor, tf.Tensor] | null;
-  gtEdges?: [tf.Tensor, tf.Tensor] | null;
-  flowWeight?: number;
-  warpWeight?: number;
-  edgeWeight?: number;
-}): { total: tf.Scalar; flow: tf.Scalar; warp: tf.Scalar; edge: tf.Scalar | null } {
-  const r = tf.tidy(() => {
-    const { loss, warpLoss } = flowLoss(args.pred, args.gt, args.masks, args.frames);
-    const flow = tf.mul(loss, args.flowWeight ?? 0.25) as tf.Scalar;
-    const warp = tf.mul(warpLoss, args.warpWeight ?? 0.01) as tf.Scalar;
-    const edges = args.predEdges && args.gtEdges
-      ? [tf.mul(edgeLossBidirectional(args.predEdges, args.gtEdges, args.masks), args.edgeWeight ?? 1) as tf.Scalar]
-      : [];
-    return [tf.addN([flow, warp, ...edges]) as tf.Scalar, flow, warp, ...edges];
-  });
-  return { total: r[0], flow: r[1], warp: r[2], edge: r[3] ?? null };
+  return tf.tidy(() =>
+    tf.addN(
+      directions(pred, gt, masks).map(({ p, g, comb }) => {
+        const e = (x: tf.Tensor) => edgeLoss(flattenClip(x) as tf.Tensor4D, flattenClip(g) as tf.Tensor4D);
+        return tf.add(e(p), tf.mul(5, e(comb)));
+      }),
+    ) as tf.Scalar,
+  );
 }
 
 /**
@@ -268,8 +253,8 @@ export function flowEdgesWithMagnitude(flows: tf.Tensor4D, opts: CannyOptions = 
 export function flowSimpleLoss(pred: tf.Tensor[], gt: tf.Tensor[]): tf.Scalar {
   return tf.tidy(() => {
     const parts = pred.map((p, i) => {
-      const pm = merge(p);
-      const gm = merge(gt[i]);
+      const pm = flattenClip(p) as tf.Tensor4D;
+      const gm = flattenClip(gt[i]) as tf.Tensor4D;
       const k = gm.shape[1] / pm.shape[1];
       if (!Number.isInteger(k) || gm.shape[2] / pm.shape[2] !== k) throw new Error(`flowSimpleLoss: gt ${gm.shape[1]}×${gm.shape[2]} is not an integer multiple of pred ${pm.shape[1]}×${pm.shape[2]}`);
       const ds = k === 1 ? gm : tf.avgPool(gm, k, k, 'valid');

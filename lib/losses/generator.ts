@@ -2,6 +2,8 @@
  * ProPainter generator/discriminator losses (core/trainer.py, core/loss.py), channels-last.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { LPIPS } from '../models/lpips';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../models/vgg';
 
 /** nn.L1Loss (mean over every element) of a·m vs b·m, divided by mean(m). */
 export function maskedL1(pred: tf.Tensor, gt: tf.Tensor, mask: tf.Tensor): tf.Scalar {
@@ -78,4 +80,16 @@ export function perceptualLoss(fx: FeatureMaps, fgt: FeatureMaps, opts: Perceptu
     ? tf.tidy(() => tf.mul(tf.addN(Object.entries(opts.layerWeights).map(([k, w]) => tf.mul(dist(gramMatrix(fx[k]), gramMatrix(fgt[k])), w))), sw) as tf.Scalar)
     : null;
   return { perceptual, style };
+}
+
+/**
+ * LPIPSLoss of core/loss.py (what the official trainer's perceptual_weight switches on): inputs
+ * [N, H, W, 3] in [-1, 1] mapped to [0, 1] and ImageNet-normalised, then handed to LPIPS, which
+ * scales them again (the official double normalisation, kept); mean distance over the batch.
+ */
+export function lpipsLoss(lpips: LPIPS, pred: tf.Tensor4D, gt: tf.Tensor4D): tf.Scalar {
+  return tf.tidy(() => {
+    const norm = (x: tf.Tensor4D) => tf.div(tf.sub(tf.div(tf.add(x, 1), 2), [...IMAGENET_MEAN]), [...IMAGENET_STD]) as tf.Tensor4D;
+    return tf.mean(lpips.forward(norm(gt), norm(pred))) as tf.Scalar;
+  });
 }

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../nn/module';
 import { BatchNorm, Conv3d } from '../nn/layers';
 import { conv3d } from '../ops/conv';
+import { loadPretrained } from './weights';
 
 type Triple = [number, number, number];
 
@@ -264,6 +265,5 @@ export function i3dFeatures(model: InceptionI3d, video: tf.Tensor, opts: I3dFeat
  * ever downloaded.
  */
 export function loadI3d(file: string): InceptionI3d {
-  const { loadPretrained } = require('./weights') as typeof import('./weights');
   return loadPretrained(() => new InceptionI3d(), file, 'I3D', 'i3d_rgb_imagenet.pt, used by the official VFID');
 }

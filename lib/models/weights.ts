@@ -1,12 +1,12 @@
 import * as fs from 'fs';
 import type { Module } from '../nn/module';
+import { loadCheckpoint } from '../io/checkpoint';
 
 /**
  * Loads an official PyTorch checkpoint (.pth, zip or legacy format, with or without a
  * DataParallel `module.` prefix) or one of our safetensors files into `model` (strict).
  */
 export function loadWeights(model: Module, file: string): void {
-  const { loadCheckpoint } = require('../io/checkpoint') as { loadCheckpoint(f: string): import('../io/host-tensor').StateDict };
   const dict = loadCheckpoint(file);
   try {
     model.loadStateDict(dict);

@@ -19,6 +19,14 @@ import { InceptionI3d, i3dFeatures } from './i3d';
 export const MODEL_NAMES = ['raft', 'flowcomp', 'propainter', 'discriminator', 'i3d'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
+/** Roles of networks: flow estimation, flow completion, inpainting generator, discriminator, features. */
+export type NetworkRole = 'flow' | 'flow_completion' | 'generator' | 'discriminator' | 'features';
+
+/** Construction options a role may need (the discriminator's sigmoid for non-hinge GAN losses). */
+export interface BuildOptions {
+  useSigmoid?: boolean;
+}
+
 export interface ForwardOptions {
   height: number;
   width: number;
@@ -55,7 +63,9 @@ export interface ZooEntry {
   defaultFrames: number;
   /** What --frames means for this model. */
   framesHelp: string;
-  build(): Module;
+  /** What the network is for: training configs pick networks of a role (lib/models/networks.ts). */
+  role: NetworkRole;
+  build(opts?: BuildOptions): Module;
   describe(fo: ForwardOptions): string;
   inputShapes(fo: ForwardOptions): Record<string, number[]>;
   notes(fo: ForwardOptions): string[];
@@ -172,6 +182,7 @@ const raft: ZooEntry = {
   minFrames: 2,
   defaultFrames: 2,
   framesHelp: 'ignored: always one frame pair',
+  role: 'flow',
   build: () => new RAFT(),
   describe: (fo) => `1 frame pair at ${fo.height}x${fo.width}, ${fo.iters} iterations (RAFT.forward, one direction, test mode)`,
   inputShapes: (fo) => ({ image1: [1, fo.height, fo.width, 3], image2: [1, fo.height, fo.width, 3] }),
@@ -204,6 +215,7 @@ const flowcomp: ZooEntry = {
   minFrames: 2,
   defaultFrames: 10,
   framesHelp: 'frames of the clip (T−1 flows per direction)',
+  role: 'flow_completion',
   build: () => new RecurrentFlowCompleteNet(),
   describe: (fo) =>
     `${fo.frames} frames at ${fo.height}x${fo.width} → ${fo.frames - 1} flows per direction: forward_bidirect_flow (the network once per direction) + combine_flow, eval mode`,
@@ -243,6 +255,7 @@ const propainter: ZooEntry = {
   minFrames: 1,
   defaultFrames: 10,
   framesHelp: 'local frames of the clip; reference frames are added as inference picks them for a --video-length video',
+  role: 'generator',
   build: () => new InpaintGenerator(),
   describe: (fo) => {
     const c = generatorClip(fo);
@@ -313,7 +326,8 @@ const discriminator: ZooEntry = {
   minFrames: 1,
   defaultFrames: 10,
   framesHelp: 'frames of the clip',
-  build: () => new Discriminator(),
+  role: 'discriminator',
+  build: (o = {}) => new Discriminator({ useSigmoid: o.useSigmoid }),
   describe: (fo) => `${fo.frames} frames at ${fo.height}x${fo.width}, eval mode (stored spectral-norm u, v; training adds one power iteration per conv)`,
   inputShapes: (fo) => ({ video: [1, fo.frames, fo.height, fo.width, 3] }),
   notes: () => ['Conv3d runs as a sum over temporal taps of Conv2D kernels (lib/ops/conv.ts); the count is the same as a direct Conv3d'],
@@ -333,6 +347,7 @@ const i3d: ZooEntry = {
   minFrames: 1,
   defaultFrames: 10,
   framesHelp: 'frames of the clip',
+  role: 'features',
   build: () => new InceptionI3d(),
   describe: (fo) => `${fo.frames} frames at ${fo.height}x${fo.width} in [0, 1]: VFID features (up to Mixed_5c, batch-statistics BatchNorm as the official metric, mean over T, H, W)`,
   inputShapes: (fo) => ({ video: [1, fo.frames, fo.height, fo.width, 3] }),

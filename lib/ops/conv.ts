@@ -109,13 +109,18 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, opts: Conv2dOptions = {})
     const padding: Pair =
       opts.padding === 'same' ? [(dil[0] * (kh - 1)) / 2, (dil[1] * (kw - 1)) / 2] : pair(opts.padding ?? 0);
     if (!Number.isInteger(padding[0]) || !Number.isInteger(padding[1])) throw new Error(`conv2d: 'same' needs odd kernels, got ${kh}x${kw}`);
-    const xp = pad2d(x, padding, opts.paddingMode ?? 'zeros');
+    // Zero padding goes to the conv kernel itself (explicit padding): padding the input first
+    // costs a copy of it, and another in the backward pass. The dilated path pads the input.
+    const undilated = dil[0] === 1 && dil[1] === 1;
+    const inKernel = undilated && (opts.paddingMode ?? 'zeros') === 'zeros' && (padding[0] > 0 || padding[1] > 0);
+    const xp = inKernel ? x : pad2d(x, padding, opts.paddingMode ?? 'zeros');
+    const convPad: 'valid' | tf.backend_util.ExplicitPadding = inKernel ? [[0, 0], [padding[0], padding[0]], [padding[1], padding[1]], [0, 0]] : 'valid';
     const cin = x.shape[3];
     if (cin !== w.shape[2] * groups) {
       throw new Error(`conv2d: input has ${cin} channels, filter expects ${w.shape[2]} × ${groups} groups`);
     }
     const one = (xi: tf.Tensor4D, wi: tf.Tensor4D): tf.Tensor4D => {
-      if (dil[0] === 1 && dil[1] === 1) return tf.conv2d(xi, wi, stride, 'valid');
+      if (undilated) return tf.conv2d(xi, wi, stride, convPad);
       const key = `${dil[0]},${dil[1]}`;
       let f = dilatedCache.get(key);
       if (!f) dilatedCache.set(key, (f = dilatedValidConv(dil)));

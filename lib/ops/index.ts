@@ -11,3 +11,4 @@ export { roll, maxPool2d } from './misc';
 export { canny, flowEdges, gaussianKernel1d } from './canny';
 export type { CannyOptions, CannyResult } from './canny';
 export { noGrad } from './util';
+export { framesRange, flattenClip } from './frames';

@@ -7,6 +7,8 @@
  * Everything here runs inside customGrad forward/backward functions, off the tape.
  */
 import * as tf from '@tensorflow/tfjs-core';
+// The fused sampleCorners a backend may register (the wasm pack does).
+import { BILINEAR_GATHER } from '../runtime/wasm-sampling';
 
 /** Largest integer a float32 holds exactly: row indices below it are computed in float. */
 const EXACT_FLOAT_INT = 1 << 24;
@@ -100,6 +102,12 @@ export function bilinearWeights(plan: BilinearPlan, m?: tf.Tensor1D): tf.Tensor2
  * corner is alive besides the running sum.
  */
 export function sampleCorners(flat: tf.Tensor2D, plan: BilinearPlan, weights: tf.Tensor2D[]): tf.Tensor2D {
+  // A backend may supply the whole sum as one kernel (the wasm pack does); same values.
+  if (tf.getKernel(BILINEAR_GATHER, tf.getBackend())) {
+    const [i0, i1, i2, i3] = plan.idx;
+    const [w0, w1, w2, w3] = weights;
+    return tf.engine().runKernel(BILINEAR_GATHER, { flat, i0, i1, i2, i3, w0, w1, w2, w3 }) as tf.Tensor2D;
+  }
   let acc: tf.Tensor2D | null = null;
   for (let i = 0; i < 4; i++) {
     const prev: tf.Tensor2D | null = acc;

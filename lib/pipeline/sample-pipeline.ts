@@ -14,7 +14,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadConfig, TrainConfig } from '../train/config';
 import { ensureSynthSet } from '../train/data';
-import { latestIteration } from '../train/checkpoint';
+import { latestCheckpoint } from '../train/run-folder';
+import { Run } from '../train/loop';
+import { formatProblem, validateDataset } from '../data/validate';
 import type { Log } from '../train/system';
 import { readRunLog, writeRunReport, formatSeconds } from '../report';
 
@@ -55,13 +57,11 @@ export const DEFAULTS = {
 
 /** Trains one config to its total_iter, resuming or skipping what its folder already holds. */
 async function trainStage(cfg: TrainConfig, opts: PipelineOptions, log: Log): Promise<'finished' | 'interrupted' | 'skipped'> {
-  const latest = path.join(cfg.save_dir, 'latest.json');
-  const done = fs.existsSync(latest) ? latestIteration(latest) : -1;
+  const done = latestCheckpoint(cfg.save_dir) ?? -1;
   if (done >= cfg.train.total_iter) {
     log(`${cfg.name}: already trained to iteration ${done} in ${cfg.save_dir} (skipped; --fresh retrains)`);
     return 'skipped';
   }
-  const { Run } = require('../train/loop') as typeof import('../train/loop');
   const run = await Run.create(cfg, { resume: done > 0 ? cfg.save_dir : undefined, console: opts.console ?? true, handleSignals: opts.handleSignals, log });
   try {
     const reason = await run.train();
@@ -90,7 +90,6 @@ export async function runSamplePipeline(opts: PipelineOptions = {}): Promise<Pip
   if (opts.fresh) for (const c of [fc, pp]) fs.rmSync(c.save_dir, { recursive: true, force: true });
 
   await timed('data: validate the bundled clip, build the indexed training set', async () => {
-    const { validateDataset, formatProblem } = require('../data/validate') as typeof import('../data/validate');
     const rep = await validateDataset(sample);
     if (rep.problems.length) {
       const shown = rep.problems.slice(0, 10).map(formatProblem);

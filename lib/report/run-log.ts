@@ -6,7 +6,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { readSampleIndex, SAMPLES_DIR, SAMPLES_INDEX, SampleEntry } from '../train/callbacks/samples';
+import { readSampleIndex, SampleEntry } from '../train/callbacks/samples';
+import { CONFIG_FILE, LOG_FILE, SAMPLES_DIR, SAMPLES_INDEX } from '../train/run-folder';
 
 export interface StepRow {
   iteration: number;
@@ -46,9 +47,9 @@ const STEP_KEYS = new Set(['iteration', 'epoch', 'lr', 'lr_d', 'it_per_s', 'size
 
 export function readRunLog(dir: string): RunLog {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: no such run folder`);
-  const logFile = path.join(dir, 'log.jsonl');
+  const logFile = path.join(dir, LOG_FILE);
   if (!fs.existsSync(logFile)) throw new Error(`${logFile}: missing — not a training run folder (propainter train writes it)`);
-  const cfgFile = path.join(dir, 'config.json');
+  const cfgFile = path.join(dir, CONFIG_FILE);
   let config: Record<string, any> = {};
   if (fs.existsSync(cfgFile)) {
     try {

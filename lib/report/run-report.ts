@@ -13,7 +13,7 @@ import { resolveInside } from '../io/paths';
 import { escapeHtml } from '../viz/display';
 import { Figure, figureHtml, plotlyScriptTag } from '../viz/plotly';
 import { lineFigure, withSmoothing } from '../viz/charts';
-import { SAMPLES_DIR, SAMPLES_INDEX } from '../train/callbacks/samples';
+import { SAMPLES_DIR, SAMPLES_INDEX } from '../train/run-folder';
 import type { SampleEntry } from '../train/callbacks/samples';
 import { RunLog, scalarNames, scalarSeries, trainingSeconds, windowMean } from './run-log';
 import { CSS, SCOPE, belowLegend, fmt, formatSeconds, table } from './html';

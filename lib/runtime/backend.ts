@@ -6,6 +6,8 @@
  * machine without internet the package is half-installed, so we only `require` one whose binding
  * file exists (otherwise it registers kernels and then throws).
  * `PROPAINTER_BACKEND=tensorflow|wasm|cpu` overrides; an unavailable request is an error.
+ * On wasm, `PROPAINTER_THREADS` (or `threads`) > 1 starts the threaded-SIMD build with XNNPACK's
+ * threadpool (./wasm-threads.ts); the thread count is fixed for the process once wasm is up.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -14,6 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 // tfjs-core registers no gradients by itself; training needs them on every backend.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { abandonThreadedInit, finishThreadedInit, installThreadShim, requestedThreads, threadShimUnsupported } from './wasm-threads';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -29,12 +32,18 @@ export interface RuntimeInfo {
   nodeVersion: string;
   /** True when the wasm training kernel pack is registered (wasm backend only). */
   wasmKernelPack: boolean;
+  /** XNNPACK threads of the wasm backend (1 elsewhere). */
+  threads: number;
+  /** Why fewer threads run than were asked for, if so. */
+  threadsNote?: string;
 }
 
 let nativeLoaded: string | null = null;
 let wasmLoaded = false;
 let cpuLoaded = false;
 let current: RuntimeInfo | null = null;
+/** Threads of the wasm backend once initialised (it cannot be restarted with another count). */
+let wasmThreads: { threads: number; note?: string } | null = null;
 
 function packageDir(pkg: string): string | null {
   try {
@@ -104,7 +113,7 @@ function requestedBackend(explicit?: BackendName): BackendName | undefined {
  * Activates a backend (loading its package on first use) and returns what is running.
  * Tests call this to switch between cpu and wasm within one process.
  */
-export async function useBackend(name: BackendName): Promise<RuntimeInfo> {
+export async function useBackend(name: BackendName, opts: { threads?: number | 'auto' } = {}): Promise<RuntimeInfo> {
   let flavour: string;
   if (name === 'tensorflow') {
     const pkg = loadNative();
@@ -129,6 +138,7 @@ export async function useBackend(name: BackendName): Promise<RuntimeInfo> {
     uncaughtException: process.listeners('uncaughtException'),
     unhandledRejection: process.listeners('unhandledRejection'),
   };
+  if (name === 'wasm' && !wasmThreads) wasmThreads = await startWasm(requestedThreads(opts.threads));
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`TF.js backend "${name}" failed to initialise`);
   await tf.ready();
@@ -154,8 +164,36 @@ export async function useBackend(name: BackendName): Promise<RuntimeInfo> {
     tfjsVersion: tf.version_core,
     nodeVersion: process.versions.node,
     wasmKernelPack,
+    threads: name === 'wasm' ? wasmThreads!.threads : 1,
+    threadsNote: name === 'wasm' ? wasmThreads!.note : undefined,
   };
   return current;
+}
+
+/**
+ * First initialisation of the wasm backend, threaded when asked for and possible; a threaded start
+ * that fails falls back to the single-threaded build with a note.
+ */
+async function startWasm(threads: number): Promise<{ threads: number; note?: string }> {
+  if (threads <= 1) return { threads: 1 };
+  const why = threadShimUnsupported();
+  if (why) return { threads: 1, note: `${threads} threads asked for, running 1: ${why}` };
+  const shim = installThreadShim(threads);
+  let ok = false;
+  try {
+    ok = await tf.setBackend('wasm');
+  } catch {
+    ok = false;
+  } finally {
+    shim.restore();
+  }
+  if (!ok) {
+    // The registered factory runs again on the next setBackend, then with the plain SIMD build.
+    abandonThreadedInit();
+    return { threads: 1, note: `${threads} threads asked for, running 1: the threaded wasm build failed to start` };
+  }
+  const got = finishThreadedInit(tf.backend());
+  return got >= threads ? { threads: got } : { threads: got, note: `${threads} threads asked for, XNNPACK runs ${got}` };
 }
 
 /**
@@ -163,15 +201,16 @@ export async function useBackend(name: BackendName): Promise<RuntimeInfo> {
  * available (tensorflow → wasm → cpu). Calling it again returns the active runtime unless a
  * different backend is asked for.
  */
-export async function initRuntime(opts: { backend?: BackendName } = {}): Promise<RuntimeInfo> {
+export async function initRuntime(opts: { backend?: BackendName; threads?: number | 'auto' } = {}): Promise<RuntimeInfo> {
   const want = requestedBackend(opts.backend);
+  requestedThreads(opts.threads); // a bad PROPAINTER_THREADS is an error, not a silent cpu fallback
   if (current && (want === undefined || want === current.backend)) return current;
-  if (want) return useBackend(want);
-  if (loadNative()) return useBackend('tensorflow');
+  if (want) return useBackend(want, opts);
+  if (loadNative()) return useBackend('tensorflow', opts);
   try {
-    return await useBackend('wasm');
+    return await useBackend('wasm', opts);
   } catch {
-    return useBackend('cpu');
+    return useBackend('cpu', opts);
   }
 }
 

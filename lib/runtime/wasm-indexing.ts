@@ -121,6 +121,52 @@ export function unpack({ inputs, backend, attrs }: KernelArgs): TI[] {
   });
 }
 
+/**
+ * Reverse as block copies on the heap: everything after the last reversed axis moves as one
+ * contiguous block (the stock kernel walks element by element: ~60 ms for 2 M floats).
+ */
+export function reverse({ inputs, backend, attrs }: KernelArgs): TI {
+  const { x } = inputs;
+  if (x.dtype === 'string') return stockKernel('Reverse')!({ inputs, backend, attrs }) as TI;
+  const axes = new Set(tf.util.parseAxisParam(attrs.dims as number | number[], x.shape));
+  const out = backend.makeOutput(x.shape.slice(), x.dtype);
+  const n = size(x.shape);
+  if (n === 0) return out;
+  const last = Math.max(-1, ...[...axes].filter((a) => x.shape[a] > 1));
+  // Views after the allocation, which may have grown (and detached) the heap.
+  const src = backend.typedArrayFromHeap(x);
+  const dst = backend.typedArrayFromHeap(out);
+  if (last < 0) {
+    dst.set(src);
+    return out;
+  }
+  const block = size(x.shape.slice(last + 1));
+  const strides = new Array<number>(last + 1);
+  strides[last] = block;
+  for (let d = last - 1; d >= 0; d--) strides[d] = strides[d + 1] * x.shape[d + 1];
+  const idx = new Array<number>(last + 1).fill(0);
+  // Destination offset of index 0 along every axis, and its step per axis (negative if reversed).
+  let d0 = 0;
+  const step = strides.map((st, d) => (axes.has(d) ? -st : st));
+  for (let d = 0; d <= last; d++) if (axes.has(d)) d0 += (x.shape[d] - 1) * strides[d];
+  const blocks = n / block;
+  let so = 0;
+  let dof = d0;
+  for (let i = 0; i < blocks; i++) {
+    if (block >= 16) dst.set(src.subarray(so, so + block), dof);
+    else for (let k = 0; k < block; k++) dst[dof + k] = src[so + k];
+    so += block;
+    // Odometer over axes 0..last, innermost first.
+    for (let d = last; d >= 0; d--) {
+      dof += step[d];
+      if (++idx[d] < x.shape[d]) break;
+      idx[d] = 0;
+      dof -= step[d] * x.shape[d];
+    }
+  }
+  return out;
+}
+
 export function gatherV2({ inputs, backend, attrs }: KernelArgs): TI {
   const { x, indices } = inputs;
   const { axis, batchDims } = attrs as unknown as tf.GatherV2Attrs;

@@ -17,8 +17,10 @@ import {
 } from './wasm-conv';
 import { conv3DBackpropFilterV2, conv3DBackpropInputV2 } from './wasm-conv3d';
 import { cpuFallback } from './wasm-fallback';
-import { cast, gatherV2, identity, slice, splitV, unpack, unsortedSegmentSum } from './wasm-indexing';
+import { cast, gatherV2, identity, reverse, slice, splitV, unpack, unsortedSegmentSum } from './wasm-indexing';
 import { batchMatMul, fusedMatMul } from './wasm-matmul';
+import { conv2D } from './wasm-winograd';
+import { BILINEAR_GATHER, bilinearGather } from './wasm-sampling';
 import { type KFn, packState } from './wasm-util';
 
 export type PackReason = 'missing' | 'wrong' | 'slow' | 'memory';
@@ -32,6 +34,8 @@ export interface PackKernel {
 }
 
 export const WASM_KERNEL_PACK: readonly PackKernel[] = [
+  { name: 'Conv2D', reason: 'slow', kernelFunc: conv2D,
+    why: 'stride-1 3×3, 1×5 and 5×1 convs with ≥ 64 → 64 channels as Winograd F(2×2, 3×3) / F(4, 5) (2.25× / 2.5× fewer multiplies: SIMD transforms + XNNPACK GEMMs); the rest stock' },
   { name: 'Conv2DBackpropFilter', reason: 'missing', kernelFunc: conv2DBackpropFilter,
     why: 'not registered on wasm (conv2d has no filter gradient); transposed im2col × dy as chunked XNNPACK GEMMs' },
   { name: 'Conv2DBackpropInput', reason: 'slow', kernelFunc: conv2DBackpropInput,
@@ -54,6 +58,10 @@ export const WASM_KERNEL_PACK: readonly PackKernel[] = [
     why: 'built on the slow Slice; same merged-axis heap copy per piece' },
   { name: 'Unpack', reason: 'slow', kernelFunc: unpack as unknown as KFn,
     why: 'built on the stock Slice (~100× slower than SplitV; it is the gradient of tf.stack); same heap copy per piece' },
+  { name: 'Reverse', reason: 'slow', kernelFunc: reverse,
+    why: 'walks element by element (~30 MB/s; flow completion reverses its flows for the backward direction); block copies after the last reversed axis' },
+  { name: BILINEAR_GATHER, reason: 'slow', kernelFunc: bilinearGather,
+    why: 'added (no stock kernel): bilinear sampling forward as one SIMD pass instead of 4 gathers, 4 products and 3 sums; lib/ops falls back to those elsewhere' },
   { name: 'Identity', reason: 'memory', kernelFunc: identity,
     why: 'copies its input; tfjs clones every tensor saved for backprop, so saved activations were held twice; shares the buffer' },
   { name: 'Cast', reason: 'memory', kernelFunc: cast,

@@ -5,13 +5,13 @@
  * materialise the transposes with the Transpose kernel and feed the fast path:
  * - B shared (batchB = 1): fold A's batch into rows, one GEMM [batchA·M, K]·[K, N];
  * - A shared (batchA = 1): outᵢᵀ = Bᵢᵀ·Aᵀ, so B's batch folds into rows of one GEMM;
- * - both batched: one fast GEMM per batch entry, concatenated.
+ * - both batched: one fast GEMM per batch entry, concatenated; tiny matrices in a plain loop.
  * Reductions longer than 4096 (weight gradients: K = positions) are split into ~3k chunks.
  * The stock _FusedMatMul is moreover wrong with a bias once it leaves the fast path (transposes or
  * batch > 1; measured against cpu), so its slow path is never used.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type KernelArgs, type Scope, type TI, scoped, size, stockKernel } from './wasm-util';
+import { type KernelArgs, type Scope, type TI, type WasmBackend, scoped, size, stockKernel } from './wasm-util';
 
 interface Dims {
   batchA: number;
@@ -80,6 +80,37 @@ function foldedGemm(s: Scope, x: TI, batch: number, rows: number, xt: boolean, y
   return acc as TI; // [1, batch·rows, n]
 }
 
+/**
+ * Both operands batched with tiny matrices (RAFT's convex upsampling: 1620 × (64×9 · 9×2)): one
+ * XNNPACK call per batch entry costs far more than the arithmetic, so a plain loop does it.
+ */
+const SMALL_PRODUCT = 2048;
+
+function smallProducts(backend: WasmBackend, a: TI, b: TI, ta: boolean, tb: boolean, d: Dims, batch: number): TI {
+  const { m, k, n } = d;
+  const out = backend.makeOutput([batch, m, n], 'float32');
+  // Views after the allocation, which may have grown (and detached) the heap.
+  const av = backend.typedArrayFromHeap(a);
+  const bv = backend.typedArrayFromHeap(b);
+  const ov = backend.typedArrayFromHeap(out);
+  // Element (i, j) of A is at i·ai + j·aj within its batch entry (likewise B).
+  const [ai, aj] = ta ? [1, m] : [k, 1];
+  const [bi, bj] = tb ? [1, k] : [n, 1];
+  for (let e = 0; e < batch; e++) {
+    const a0 = e * m * k;
+    const b0 = e * k * n;
+    const o0 = e * m * n;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let q = 0; q < k; q++) acc += av[a0 + i * ai + q * aj] * bv[b0 + q * bi + j * bj];
+        ov[o0 + i * n + j] = acc;
+      }
+    }
+  }
+  return out;
+}
+
 /** Fast-path product of materialised operands; returns [batch, M, N] or null if not foldable. */
 function product(s: Scope, a: TI, b: TI, ta: boolean, tb: boolean, d: Dims): TI | null {
   const { batchA, batchB, m, k, n } = d;
@@ -91,6 +122,7 @@ function product(s: Scope, a: TI, b: TI, ta: boolean, tb: boolean, d: Dims): TI 
   }
   const batch = size(d.outShape.slice(0, -2));
   if (batchA !== batch || batchB !== batch) return null; // partial broadcasting: leave it to the stock kernel
+  if (m * k * n <= SMALL_PRODUCT) return s.adopt(smallProducts(s.backend, a, b, ta, tb, d, batch));
   const fast = (x: TI, y: TI): TI => s.stock('BatchMatMul', { a: x, b: y }, { transposeA: false, transposeB: false });
   const a3 = asRowMajor(s, a, batch, m, k, ta);
   const b3 = asRowMajor(s, b, batch, k, n, tb);

@@ -8,6 +8,7 @@
  * its refcount, so reshapes are released too).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { timeSubKernel } from './kernel-profile';
 
 export type TI = tf.TensorInfo;
 export type Attrs = Record<string, unknown>;
@@ -47,23 +48,35 @@ const g = globalThis as unknown as Record<symbol, PackState | undefined>;
 export const packState: PackState = (g[STATE_KEY] ??= { originals: new Map(), registered: new WeakSet() });
 const originals = packState.originals;
 
+/**
+ * A kernelFunc called directly from inside another kernel: timed as a child of it while a kernel
+ * profile records (lib/runtime/kernel-profile.ts), so a composed kernel's own JS time shows.
+ */
+function timed(name: string, f: AnyKernelFunc): AnyKernelFunc {
+  return (args) => timeSubKernel(name, () => shapesOf(args.inputs), () => f(args));
+}
+
 /** The wasm backend's stock kernelFunc for `name` (also for kernels the pack replaced). */
 export function stockKernel(name: string): AnyKernelFunc | undefined {
   const k = originals.get(name) ?? tf.getKernel(name, 'wasm');
-  return k ? (k.kernelFunc as unknown as AnyKernelFunc) : undefined;
+  return k ? timed(name, k.kernelFunc as unknown as AnyKernelFunc) : undefined;
 }
 
 /** The currently registered wasm kernelFunc for `name` (the pack's version when replaced). */
 export function currentKernel(name: string): AnyKernelFunc {
   const k = tf.getKernel(name, 'wasm');
   if (!k) throw new Error(`lib/runtime/wasm-kernels: kernel ${name} is not registered for wasm`);
-  return k.kernelFunc as unknown as AnyKernelFunc;
+  return timed(name, k.kernelFunc as unknown as AnyKernelFunc);
 }
 
 export function size(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
+}
+
+function shapesOf(inputs: Inputs): Array<number[] | null> {
+  return (Array.isArray(inputs) ? inputs : Object.values(inputs)).map((t) => (t ? t.shape.slice() : null));
 }
 
 /**
@@ -143,6 +156,29 @@ export function scoped<T extends TI | TI[]>(backend: WasmBackend, body: (s: Scop
   } finally {
     s.done();
   }
+}
+
+/** Heap byte offset of a tensor's data. */
+export function heapOffset(backend: WasmBackend, t: TI): number {
+  return backend.dataIdMap.get(t.dataId)!.memoryOffset;
+}
+
+/**
+ * A float32 tensor viewing `shape` elements of `base`'s buffer from element `offset` on (no copy),
+ * for handing part of a buffer to a kernel. Release it with dropView, never disposeData (which
+ * would free the middle of `base`'s allocation).
+ */
+export function heapView(backend: WasmBackend, base: TI, offset: number, shape: number[]): TI {
+  return backend.makeOutput(shape, 'float32', heapOffset(backend, base) + 4 * offset);
+}
+
+/** Forgets a heapView (the memory stays with its base tensor). */
+export function dropView(backend: WasmBackend, view: TI): void {
+  const be = backend as unknown as { wasm: { tfjs: { disposeData(id: number): void } }; dataIdMap: { delete(k: object): boolean } };
+  const info = backend.dataIdMap.get(view.dataId);
+  if (!info) return;
+  be.wasm.tfjs.disposeData(info.id);
+  be.dataIdMap.delete(view.dataId);
 }
 
 /** Normalises a 2-tuple-or-number attribute. */

@@ -1,17 +1,24 @@
 /**
  * Training checkpoints: everything needed to continue exactly — generator (or flow net),
- * discriminator, both optimizers, iteration, data-sampler RNG state, config — as safetensors +
- * JSON in the experiment folder, `NNNNNN` = zero-padded iteration:
- *   gen_NNNNNN.safetensors, dis_NNNNNN.safetensors, opt_NNNNNN.safetensors, state_NNNNNN.json,
- *   latest.json (points at the newest complete checkpoint; written last).
- * Every file is written atomically and the pointer only after all of them, so an interrupted save
- * leaves the previous checkpoint in effect.
+ * discriminator, both optimizers, iteration, data-sampler position, config — as safetensors +
+ * JSON in the run folder (names in run-folder.ts). Every file is written atomically and
+ * latest.json only after all of them, so an interrupted save leaves the previous checkpoint in
+ * effect.
+ *
+ * `--resume` also takes an official trainer's checkpoint set (gen_/dis_/opt_NNNNNN.pth, spec
+ * §10.6): its weights under the official keys and its torch.optim.Adam states, which the systems
+ * convert (`adamStateFromTorch`); it carries no config and no data position.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import type { StateDict } from '../io/host-tensor';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { writeJsonAtomic } from '../io/atomic';
+import { loadCheckpoint as loadWeightFile } from '../io/checkpoint';
+import { readPthObject } from '../io/pth';
+import {
+  LATEST_FILE, OFFICIAL_LATEST_FILE, checkpointFileName, checkpointTag, latestContent, latestIteration, officialLatestTag, pad6,
+} from './run-folder';
 
 export interface TrainingState {
   iteration: number;
@@ -26,81 +33,128 @@ export interface TrainingState {
 export interface CheckpointContents {
   gen: StateDict;
   dis?: StateDict;
-  /** Optimizer states, keyed by optimizer name ('G', 'D'). */
+  /** Optimizer states in our layout, keyed by optimizer name ('G', 'D'). */
   optimizers: Record<string, StateDict>;
+  /**
+   * An official checkpoint's torch.optim.Adam state dicts ('G' = optimG, 'D' = optimD), to be
+   * converted against the networks (the `optimizers` are then empty).
+   */
+  torchOptimizers?: Record<string, unknown>;
   state: TrainingState;
+  /** 'ours' or 'official' (no config, no data position, no callback states). */
+  format: 'ours' | 'official';
 }
 
-export const pad6 = (n: number) => String(n).padStart(6, '0');
-
-export function saveCheckpoint(dir: string, c: CheckpointContents): string {
+export function saveCheckpoint(dir: string, c: Omit<CheckpointContents, 'format' | 'torchOptimizers'>): string {
   fs.mkdirSync(dir, { recursive: true });
-  const tag = pad6(c.state.iteration);
-  const meta = { format: 'propainter-ts checkpoint v1', iteration: String(c.state.iteration) };
-  writeSafetensors(path.join(dir, `gen_${tag}.safetensors`), c.gen, meta);
-  if (c.dis) writeSafetensors(path.join(dir, `dis_${tag}.safetensors`), c.dis, meta);
+  const it = c.state.iteration;
+  const meta = { format: 'propainter-ts checkpoint v1', iteration: String(it) };
+  writeSafetensors(path.join(dir, checkpointFileName('gen', it)), c.gen, meta);
+  if (c.dis) writeSafetensors(path.join(dir, checkpointFileName('dis', it)), c.dis, meta);
   const opt: StateDict = new Map();
   for (const [name, sd] of Object.entries(c.optimizers)) for (const [k, v] of sd) opt.set(`${name}.${k}`, v);
-  writeSafetensors(path.join(dir, `opt_${tag}.safetensors`), opt, meta);
-  const statePath = path.join(dir, `state_${tag}.json`);
+  writeSafetensors(path.join(dir, checkpointFileName('opt', it)), opt, meta);
+  const statePath = path.join(dir, checkpointFileName('state', it));
   writeJsonAtomic(statePath, c.state);
-  writeJsonAtomic(path.join(dir, 'latest.json'), { iteration: c.state.iteration, state: path.basename(statePath) });
+  writeJsonAtomic(path.join(dir, LATEST_FILE), latestContent(it));
   return statePath;
 }
 
-/** The iteration a latest.json points at; an unreadable file is an error naming it. */
-export function latestIteration(file: string): number {
-  let it: unknown;
-  try {
-    it = (JSON.parse(fs.readFileSync(file, 'utf8')) as { iteration?: unknown }).iteration;
-  } catch (e) {
-    throw new Error(`${file}: unreadable (${(e as Error).message})`);
-  }
-  if (!Number.isInteger(it) || (it as number) < 0) throw new Error(`${file}: no valid "iteration"`);
-  return it as number;
+export interface ResolvedCheckpoint {
+  dir: string;
+  tag: string;
+  format: 'ours' | 'official';
+  /** Our state_NNNNNN.json, or the official opt_NNNNNN.pth. */
+  file: string;
 }
 
 /**
- * Resolves `--resume` (an experiment folder, its latest.json, or a state_NNNNNN.json / any
- * NNNNNN-tagged checkpoint file) to the state file of a complete checkpoint.
+ * Resolves `--resume`: a run folder of ours (its latest.json), latest.json, any of our
+ * gen_/dis_/opt_/state_NNNNNN files, an official run folder (latest.ckpt or the largest
+ * gen_NNNNNN.pth), latest.ckpt or an official gen_/dis_/opt_NNNNNN.pth. Checks that the set is complete.
  */
-export function resolveCheckpoint(target: string): string {
+export function findCheckpoint(target: string): ResolvedCheckpoint {
   if (!fs.existsSync(target)) throw new Error(`checkpoint not found: ${target}`);
   let dir = target;
   let tag: string | null = null;
+  let format: 'ours' | 'official' = 'ours';
   if (fs.statSync(target).isDirectory()) {
-    const latest = path.join(target, 'latest.json');
-    if (!fs.existsSync(latest)) throw new Error(`${target}: no latest.json (no complete checkpoint in this folder)`);
-    tag = pad6(latestIteration(latest));
+    const latest = path.join(target, LATEST_FILE);
+    if (fs.existsSync(latest)) tag = pad6(latestIteration(latest));
+    else {
+      tag = officialLatestTag(target);
+      format = 'official';
+      if (!tag) throw new Error(`${target}: no checkpoint in this folder (no latest.json, latest.ckpt or gen_NNNNNN.pth)`);
+    }
   } else {
     dir = path.dirname(target);
-    if (path.basename(target) === 'latest.json') tag = pad6(latestIteration(target));
+    const base = path.basename(target);
+    const t = checkpointTag(base);
+    if (base === LATEST_FILE) tag = pad6(latestIteration(target));
+    else if (base === OFFICIAL_LATEST_FILE) {
+      tag = officialLatestTag(dir);
+      format = 'official';
+    } else if (t && t.part !== 'state' && t.ext === 'pth') {
+      tag = t.tag;
+      format = 'official';
+    } else if (t && t.ext !== 'pth') tag = t.tag;
     else {
-      const m = /_(\d{6,})\.(safetensors|json)$/.exec(path.basename(target));
-      if (!m) throw new Error(`${target}: not a checkpoint file (expected gen_/dis_/opt_/state_NNNNNN)`);
-      tag = m[1];
+      throw new Error(
+        `${target}: not a checkpoint (expected a run folder or a gen_/dis_/opt_/state_NNNNNN file); ` +
+          'to start from pretrained weights set networks.init_generator instead',
+      );
     }
   }
-  const state = path.join(dir, `state_${tag}.json`);
-  for (const f of [state, path.join(dir, `gen_${tag}.safetensors`), path.join(dir, `opt_${tag}.safetensors`)]) {
-    if (!fs.existsSync(f)) throw new Error(`incomplete checkpoint ${tag} in ${dir}: ${path.basename(f)} is missing`);
+  const need = format === 'ours'
+    ? [checkpointFileName('state', tag!), checkpointFileName('gen', tag!), checkpointFileName('opt', tag!)]
+    : [`gen_${tag}.pth`, `opt_${tag}.pth`];
+  for (const f of need) {
+    if (!fs.existsSync(path.join(dir, f))) throw new Error(`incomplete checkpoint ${tag} in ${dir}: ${f} is missing`);
   }
-  return state;
+  return { dir, tag: tag!, format, file: path.join(dir, need[format === 'official' ? 1 : 0]) };
 }
 
-export function loadCheckpoint(target: string): CheckpointContents {
-  const statePath = resolveCheckpoint(target);
-  const dir = path.dirname(statePath);
-  const tag = /state_(\d+)\.json$/.exec(statePath)![1];
-  const state = JSON.parse(fs.readFileSync(statePath, 'utf8')) as TrainingState;
-  const gen = readSafetensors(path.join(dir, `gen_${tag}.safetensors`)).tensors;
-  const disPath = path.join(dir, `dis_${tag}.safetensors`);
+/** Reads a checkpoint: `--resume`'s target, or what findCheckpoint found. */
+export function loadCheckpoint(target: string | ResolvedCheckpoint): CheckpointContents {
+  const c = typeof target === 'string' ? findCheckpoint(target) : target;
+  return c.format === 'ours' ? loadOurs(c) : loadOfficial(c);
+}
+
+function loadOurs(c: ResolvedCheckpoint): CheckpointContents {
+  const state = JSON.parse(fs.readFileSync(c.file, 'utf8')) as TrainingState;
+  const gen = readSafetensors(path.join(c.dir, checkpointFileName('gen', c.tag))).tensors;
+  const disPath = path.join(c.dir, checkpointFileName('dis', c.tag));
   const dis = fs.existsSync(disPath) ? readSafetensors(disPath).tensors : undefined;
   const optimizers: Record<string, StateDict> = {};
-  for (const [k, v] of readSafetensors(path.join(dir, `opt_${tag}.safetensors`)).tensors) {
+  for (const [k, v] of readSafetensors(path.join(c.dir, checkpointFileName('opt', c.tag))).tensors) {
     const dot = k.indexOf('.');
     const name = k.slice(0, dot);
     (optimizers[name] ??= new Map()).set(k.slice(dot + 1), v);
   }
-  return { gen, dis, optimizers, state };
+  return { gen, dis, optimizers, state, format: 'ours' };
+}
+
+/** An official set: gen_/dis_NNNNNN.pth state dicts and opt_NNNNNN.pth {epoch, iteration, optimG, optimD, …}. */
+function loadOfficial(c: ResolvedCheckpoint): CheckpointContents {
+  const optFile = path.join(c.dir, `opt_${c.tag}.pth`);
+  const opt = readPthObject(optFile).object;
+  if (!(opt instanceof Map)) throw new Error(`${optFile}: expected a dict {epoch, iteration, optimG, …}`);
+  const int = (key: string): number => {
+    const v = opt.get(key);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`${optFile}: "${key}" must be a non-negative integer, got ${String(v)}`);
+    return v;
+  };
+  const torchOptimizers: Record<string, unknown> = {};
+  if (!opt.has('optimG')) throw new Error(`${optFile}: no "optimG"`);
+  torchOptimizers.G = opt.get('optimG');
+  if (opt.has('optimD')) torchOptimizers.D = opt.get('optimD');
+  const disPath = path.join(c.dir, `dis_${c.tag}.pth`);
+  return {
+    gen: loadWeightFile(path.join(c.dir, `gen_${c.tag}.pth`)),
+    dis: fs.existsSync(disPath) ? loadWeightFile(disPath) : undefined,
+    optimizers: {},
+    torchOptimizers,
+    state: { iteration: int('iteration'), epoch: int('epoch'), rng: undefined, config: undefined },
+    format: 'official',
+  };
 }

@@ -2,8 +2,8 @@
  * Training batches for the loop: the TrainDataset/DataLoader of lib/data behind a small
  * `BatchSource` with a resumable position (epoch, batch: sample content depends only on
  * (seed, epoch, index), so the position is the whole sampler state), optional fixed masks from
- * `<root>/test_masks`, an optional synthetic set built on first use, progressive resizing of
- * the tensors, and the held-out set for validation.
+ * `mask_root`, an optional synthetic set built on first use, progressive resizing of the
+ * tensors, and the held-out set for validation.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -16,6 +16,7 @@ import { BatchTensors, batchToTensors } from '../data/tensors';
 import type { TrainConfig } from './config';
 import type { Log } from './system';
 import { writeJsonAtomic } from '../io/atomic';
+import { writeSynthDataset } from '../data/prepare';
 
 export interface DataPosition {
   epoch: number;
@@ -48,7 +49,6 @@ export async function ensureSynthSet(cfg: TrainConfig, log: Log): Promise<void> 
     );
   }
   if (fs.existsSync(path.join(d.root, 'train.json'))) return; // a dataset that is not ours: use it as it is
-  const { writeSynthDataset } = require('../data/prepare') as typeof import('../data/prepare');
   const from = d.synth.source ? `, textured with the frames of ${d.synth.source}` : '';
   log(`datasets.train.synth: writing ${d.synth.videos} synthetic video(s) of ${d.synth.frames} frames at ${d.width}×${d.height}${from} to ${d.root}`);
   await writeSynthDataset({
@@ -63,6 +63,7 @@ export function trainDataset(cfg: TrainConfig): TrainDataset {
   const d = cfg.datasets.train;
   return new TrainDataset({
     root: d.root,
+    framesDir: d.frames_dir,
     indexFile: d.index ? path.resolve(d.index) : undefined,
     videos: d.videos,
     flowRoot: d.flow_root ? path.resolve(d.flow_root) : undefined,
@@ -72,10 +73,35 @@ export function trainDataset(cfg: TrainConfig): TrainDataset {
     width: d.width,
     height: d.height,
     seed: cfg.seed,
+    flip: d.flip,
+    randomReverse: d.random_reverse_clip,
   });
 }
 
-/** Replaces a batch's masks by the dataset's fixed masks (`<root>/test_masks/<video>/<i>.png`, no dilation). */
+/**
+ * Samples per batch in this process: train.batch_size is the total batch (as in the official
+ * trainers and the guide), split evenly over `worldSize` data-parallel processes.
+ */
+export function processBatchSize(cfg: TrainConfig, worldSize = 1): number {
+  const b = cfg.train.batch_size;
+  if (b % worldSize) throw new Error(`train.batch_size: ${b} does not split over ${worldSize} processes`);
+  return b / worldSize;
+}
+
+/** The fixed training masks of `mask_root`; every training video needs a mask folder there. */
+function fixedMasks(d: TrainConfig['datasets']['train'], ds: TrainDataset): TestDataset {
+  const root = path.resolve(d.mask_root!);
+  const missing = ds.videoNames.filter((v) => !fs.existsSync(path.join(root, v)));
+  if (missing.length) {
+    throw new Error(
+      `datasets.train.mask_root: no mask folder ${path.join(root, missing[0])} (${missing.length} of ${ds.videoNames.length} training videos lack one); ` +
+        'remove mask_root to train with the official random masks',
+    );
+  }
+  return new TestDataset({ framesDir: ds.framesDir, masksDir: root, width: d.width, height: d.height, dilation: 0, videos: ds.videoNames.slice() });
+}
+
+/** Replaces a batch's masks by fixed masks (`<mask_root>/<video>/<i>.png`, no dilation). */
 async function applyFixedMasks(b: Batch, masks: TestDataset): Promise<void> {
   const hw = b.H * b.W;
   for (let s = 0; s < b.B; s++) {
@@ -87,21 +113,25 @@ async function applyFixedMasks(b: Batch, masks: TestDataset): Promise<void> {
   }
 }
 
-/** The configured training batches from `start` on (endless epochs). */
-export function loaderSource(cfg: TrainConfig, start: DataPosition): BatchSource {
+/**
+ * The configured training batches from `start` on (endless epochs); a number = the batches an
+ * uninterrupted run would have consumed by then (an official checkpoint holds only its iteration).
+ */
+export function loaderSource(cfg: TrainConfig, start: DataPosition | number): BatchSource {
   const d = cfg.datasets.train;
-  const loader = new DataLoader(trainDataset(cfg), {
-    batchSize: cfg.train.batch_size,
+  const ds = trainDataset(cfg);
+  // A batch count past the first epoch is fine: the loader carries it into later epochs.
+  const from = typeof start === 'number' ? { epoch: 0, batch: start } : start;
+  const loader = new DataLoader(ds, {
+    batchSize: processBatchSize(cfg),
     numWorkers: d.num_workers,
     prefetch: d.num_workers > 0 ? d.prefetch : undefined,
     seed: cfg.seed,
     epochs: Infinity,
-    startEpoch: start.epoch,
-    startBatch: start.batch,
+    startEpoch: from.epoch,
+    startBatch: from.batch,
   });
-  const fixed = d.fixed_masks
-    ? new TestDataset({ root: d.root, width: d.width, height: d.height, dilation: 0, videos: loader.dataset.videoNames.slice() })
-    : null;
+  const fixed = d.mask_root ? fixedMasks(d, ds) : null;
   const it = loader[Symbol.asyncIterator]();
   let consumed = 0;
   return {
@@ -139,16 +169,19 @@ export function fixedSource(batch: Batch): BatchSource {
 }
 
 /**
- * Spatial size at `iteration` with progressive resizing: linear from start_size to end_size over
- * grow_steps iterations, rounded down to a multiple of 8; the configured size without it.
+ * Spatial size [H, W] at `iteration` with progressive resizing (sizes in the config are [W, H]):
+ * with a list of grow_steps the size steps up at each listed iteration, in equal steps from
+ * start_size to end_size; with a number N it grows linearly over N iterations. Rounded down to
+ * a multiple of 8. The configured size without progressive resizing.
  */
 export function progressiveSize(cfg: TrainConfig, iteration: number): [number, number] {
   const full: [number, number] = [cfg.datasets.train.height, cfg.datasets.train.width];
   const p = cfg.progressive;
   if (!p) return full;
-  const f = Math.min(1, iteration / p.grow_steps);
+  const g = p.grow_steps;
+  const f = Array.isArray(g) ? g.filter((s) => s <= iteration).length / g.length : Math.min(1, iteration / g);
   const at = (i: 0 | 1) => Math.max(8, Math.floor((p.start_size[i] + f * (p.end_size[i] - p.start_size[i])) / 8) * 8);
-  return [at(0), at(1)];
+  return [at(1), at(0)];
 }
 
 /**

@@ -11,7 +11,7 @@
  * → spatial size (progressive resizing) → grad_accum batches → `system.trainStep` (all model
  * logic: forward, losses, backward, optimizer steps) → record → callbacks (progress line, JSONL,
  * TensorBoard, checkpoints every save_freq, validation every val_freq). No model name appears
- * here: the systems live in flowcomp_system.ts and propainter_system.ts.
+ * here: the systems live in systems.ts.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -21,9 +21,11 @@ import { writeJsonAtomic } from '../io/atomic';
 import type { TestDataset } from '../data/test-dataset';
 import { TrainConfig, loadConfig, resolveConfig } from './config';
 import { learningRate, scheduleFromConfig } from './schedule';
-import { CheckpointContents, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint';
+import { CheckpointContents, findCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { BatchSource, DataPosition, batchTensorsAt, ensureSynthSet, loaderSource, progressiveSize, valDataset } from './data';
-import type { Log, TrainingSystem } from './system';
+import type { GradientReducer, Log, TrainingSystem } from './system';
+import { createSystem } from './systems';
+import { CONFIG_FILE, latestCheckpoint } from './run-folder';
 import { disposeBatchTensors } from '../data/tensors';
 import type { RgbImage } from '../viz/image';
 import {
@@ -53,7 +55,10 @@ export interface ValidationRecord {
 export interface RunOptions {
   /** `key.path=value` overrides applied to a config file / object. */
   sets?: string[];
-  /** Checkpoint to continue from (experiment folder, latest.json or a *_NNNNNN file). */
+  /**
+   * Checkpoint to continue from: a run folder, latest.json or a *_NNNNNN file of ours, or an
+   * official set (its folder, latest.ckpt or a gen_/dis_/opt_NNNNNN.pth; give the config too).
+   */
   resume?: string;
   /** Extra callbacks, after the default ones. */
   callbacks?: Callback[];
@@ -67,17 +72,9 @@ export interface RunOptions {
   data?: BatchSource;
   /** Builds the system; default by `config.model`. */
   system?: (cfg: TrainConfig, log: Log) => TrainingSystem;
+  /** Averages each step's gradients across data-parallel processes (see GradientReducer). */
+  reduceGradients?: GradientReducer;
   log?: Log;
-}
-
-/** The system a config asks for. */
-export function createSystem(cfg: TrainConfig, log: Log): TrainingSystem {
-  if (cfg.model === 'recurrent_flow_completion') {
-    const { FlowCompletionSystem } = require('./flowcomp_system') as typeof import('./flowcomp_system');
-    return new FlowCompletionSystem(cfg, log);
-  }
-  const { ProPainterSystem } = require('./propainter_system') as typeof import('./propainter_system');
-  return new ProPainterSystem(cfg, log);
 }
 
 export class Run {
@@ -97,27 +94,34 @@ export class Run {
     readonly data: BatchSource,
     readonly callbacks: Callback[],
     readonly log: Log,
+    private readonly reduceGradients?: GradientReducer,
   ) {}
 
   /** Builds a run from a config file, a raw config object (either format) or a resolved config. */
   static async create(config: string | Record<string, unknown> | TrainConfig | null, opts: RunOptions = {}): Promise<Run> {
     const log = opts.log ?? ((l: string) => console.log(l));
-    const ckpt: CheckpointContents | null = opts.resume ? loadCheckpoint(opts.resume) : null;
-    const source = ckpt ? resolveCheckpoint(opts.resume!) : '';
+    const found = opts.resume ? findCheckpoint(opts.resume) : null;
+    if (found?.format === 'official' && !config) {
+      throw new Error(`${opts.resume}: an official checkpoint holds no config; give the training config too (-c CONFIG --resume ${opts.resume})`);
+    }
+    const ckpt: CheckpointContents | null = found ? loadCheckpoint(found) : null;
+    const source = found?.file ?? '';
+    const resolve = { sets: opts.sets, report: log };
     let cfg: TrainConfig;
-    if (typeof config === 'string') cfg = loadConfig(config, opts.sets);
-    else if (config) cfg = resolveConfig(structuredClone(config) as Record<string, unknown>, { sets: opts.sets });
-    else if (ckpt) cfg = resolveConfig(ckpt.state.config as Record<string, unknown>, { sets: opts.sets, source });
+    if (typeof config === 'string') cfg = loadConfig(config, opts.sets, log);
+    else if (config) cfg = resolveConfig(config as Record<string, unknown>, resolve);
+    else if (ckpt) cfg = resolveConfig(ckpt.state.config as Record<string, unknown>, { ...resolve, source });
     else throw new Error('Run.create: give a config (file or object) or a checkpoint to resume');
-    const latest = path.join(cfg.save_dir, 'latest.json');
-    if (!ckpt && !opts.data && fs.existsSync(latest)) {
+    if (!ckpt && !opts.data && latestCheckpoint(cfg.save_dir) !== null) {
       log(`${cfg.save_dir} already holds checkpoints (latest.json); starting from scratch — resume with --resume ${cfg.save_dir}`);
     }
-    if (cfg.fp16) log('fp16: TF.js has no float16 training path on any backend; training in float32 (the setting is ignored)');
     seedInit(cfg.seed); // from-scratch weights are a function of the seed
     const system = (opts.system ?? createSystem)(cfg, log);
     let data: BatchSource;
-    const start: DataPosition = (ckpt?.state.rng as { data?: DataPosition } | undefined)?.data ?? { epoch: 0, batch: 0 };
+    // Ours: the saved sampler position. Official: where an uninterrupted run of ours would be.
+    const start: DataPosition | number = ckpt?.format === 'official'
+      ? ckpt.state.iteration * cfg.grad_accum
+      : ((ckpt?.state.rng as { data?: DataPosition } | undefined)?.data ?? { epoch: 0, batch: 0 });
     try {
       if (ckpt) system.loadState(ckpt, source);
       if (opts.data) data = opts.data;
@@ -136,10 +140,10 @@ export class Run {
     }
     if (opts.handleSignals) cbs.push(new StopOnSignal());
     cbs.push(...(opts.callbacks ?? []));
-    const run = new Run(cfg, system, data, cbs, log);
+    const run = new Run(cfg, system, data, cbs, log, opts.reduceGradients);
     if (ckpt) {
       run.iteration = ckpt.state.iteration;
-      run.lastSavedIteration = ckpt.state.iteration;
+      run.lastSavedIteration = ckpt.format === 'ours' ? ckpt.state.iteration : -1;
       const states = (ckpt.state.extra?.callbacks ?? {}) as Record<string, unknown>;
       for (const cb of cbs) if (cb.key && cb.loadState && states[cb.key] !== undefined) cb.loadState(states[cb.key]);
     }
@@ -167,7 +171,7 @@ export class Run {
       const wantImages = cfg.train.image_freq > 0 && (it + 1) % cfg.train.image_freq === 0;
       let res;
       try {
-        res = this.system.trainStep(batches, { iteration: it, lr, lrD, wantImages });
+        res = this.system.trainStep(batches, { iteration: it, lr, lrD, wantImages, reduceGradients: this.reduceGradients });
       } finally {
         batches.forEach(disposeBatchTensors);
       }
@@ -267,7 +271,7 @@ export class Run {
     if (this.started) return;
     this.started = true;
     fs.mkdirSync(this.config.save_dir, { recursive: true });
-    writeJsonAtomic(path.join(this.config.save_dir, 'config.json'), this.config);
+    writeJsonAtomic(path.join(this.config.save_dir, CONFIG_FILE), this.config);
     for (const cb of this.callbacks) await cb.onTrainStart?.(this);
   }
 

@@ -5,7 +5,10 @@
  * of the step).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { HostTensor, StateDict } from '../io/host-tensor';
+import { HostTensor, StateDict, toFloat32 } from '../io/host-tensor';
+import { isHostTensor } from '../io/pth';
+import type { Module } from '../nn/module';
+import type { ParamLayout } from '../nn/layout';
 
 export interface AdamOptions {
   beta1: number;
@@ -64,16 +67,25 @@ export class Adam {
     return out;
   }
 
-  loadStateDict(dict: StateDict, source = 'optimizer state'): void {
+  /**
+   * Restores moments and step count. With `layouts` (parameter name → layout) the moments are in
+   * PyTorch layout (a converted torch.optim state) and are converted on the way in.
+   */
+  loadStateDict(dict: StateDict, source = 'optimizer state', layouts?: ReadonlyMap<string, ParamLayout>): void {
     const step = dict.get('step');
     if (!step) throw new Error(`${source}: missing "step"`);
     for (const [name] of this.params) {
+      const layout = layouts?.get(name);
       for (const [prefix, store] of [['exp_avg', this.m], ['exp_avg_sq', this.v]] as const) {
         const t = dict.get(`${prefix}.${name}`);
         const target = store.get(name)!;
+        const want = layout ? layout.torchShape(target.shape) : target.shape;
         if (!t) throw new Error(`${source}: missing "${prefix}.${name}"`);
-        if (t.shape.join(',') !== target.shape.join(',')) throw new Error(`${source}: "${prefix}.${name}" has shape [${t.shape}], expected [${target.shape}]`);
-        tf.tidy(() => target.assign(tf.tensor(t.data as Float32Array, t.shape, 'float32')));
+        if (t.shape.join(',') !== want.join(',')) throw new Error(`${source}: "${prefix}.${name}" has shape [${t.shape}], expected [${want}]`);
+        tf.tidy(() => {
+          const x = tf.tensor(toFloat32(t), t.shape, 'float32');
+          target.assign(layout ? layout.fromTorch(x) : x);
+        });
       }
     }
     this.step = Number((step.data as BigInt64Array)[0]);
@@ -106,4 +118,59 @@ export function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { 
     g.dispose();
   }
   return { grads: out, norm };
+}
+
+/**
+ * A torch.optim.Adam `state_dict()` ({state: {i: {step, exp_avg, exp_avg_sq}}, param_groups:
+ * [{params: [i, …], betas, …}]}) keyed like our Adam's state, for `module`'s trainable parameters:
+ * the i-th index of the param groups is the i-th of `module.namedParameters()` (the official
+ * trainers optimise every parameter in `named_parameters()` order). Moments stay in the PyTorch
+ * layout (load them with `Adam.loadStateDict(state, source, layouts)`); a parameter without state
+ * (never updated) gets zero moments; our single step count is the largest per-parameter step.
+ * `source` names the file in errors.
+ */
+export function adamStateFromTorch(dict: unknown, module: Module, source: string): { state: StateDict; layouts: Map<string, ParamLayout>; betas: [number, number] | null } {
+  const get = (m: unknown, key: string, what: string): unknown => {
+    if (!(m instanceof Map) || !m.has(key)) throw new Error(`${source}: ${what} has no "${key}" (not a torch.optim state_dict)`);
+    return m.get(key);
+  };
+  const states = get(dict, 'state', 'the optimizer state');
+  const groups = get(dict, 'param_groups', 'the optimizer state');
+  if (!(states instanceof Map) || !Array.isArray(groups)) throw new Error(`${source}: "state" must be a dict and "param_groups" a list`);
+  const indices = groups.flatMap((g, i) => {
+    const p = get(g, 'params', `param_groups[${i}]`);
+    if (!Array.isArray(p)) throw new Error(`${source}: param_groups[${i}].params is not a list`);
+    return p as unknown[];
+  });
+  const params = module.namedParameters();
+  if (indices.length !== params.length) {
+    throw new Error(`${source}: the optimizer holds ${indices.length} parameters, ${module.constructor.name} has ${params.length}`);
+  }
+  const all = new Map(module.namedEntries().map(([n, e]) => [n, e.layout]));
+  const layouts = new Map<string, ParamLayout>();
+  const out: StateDict = new Map();
+  let step = 0;
+  params.forEach(([name, v], k) => {
+    const layout = all.get(name)!;
+    layouts.set(name, layout);
+    const want = layout.torchShape(v.shape);
+    const st = states.get(indices[k]);
+    for (const slot of ['exp_avg', 'exp_avg_sq']) {
+      const t = st === undefined ? { dtype: 'float32' as const, shape: want, data: new Float32Array(v.size) } : get(st, slot, `state[${String(indices[k])}] (${name})`);
+      if (!isHostTensor(t) || t.shape.join(',') !== want.join(',')) {
+        throw new Error(`${source}: state[${String(indices[k])}].${slot} (${name}) is ${isHostTensor(t) ? `[${t.shape}]` : 'not a tensor'}, expected [${want}]`);
+      }
+      out.set(`${slot}.${name}`, t);
+    }
+    if (st !== undefined) {
+      const s = get(st, 'step', `state[${String(indices[k])}]`);
+      const n = isHostTensor(s) ? Number(s.data[0]) : Number(s);
+      if (!Number.isFinite(n) || n < 0) throw new Error(`${source}: state[${String(indices[k])}].step is not a step count`);
+      step = Math.max(step, n);
+    }
+  });
+  out.set('step', { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(Math.round(step))) });
+  const b = groups[0] instanceof Map ? groups[0].get('betas') : undefined;
+  const betas = Array.isArray(b) && b.length === 2 && b.every((x) => typeof x === 'number') ? (b as [number, number]) : null;
+  return { state: out, layouts, betas };
 }

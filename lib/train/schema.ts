@@ -1,13 +1,92 @@
 /**
- * A small JSON schema for configs: typed fields with defaults and bounds, unknown keys rejected,
- * every error naming the key path (`train.lr: …`).
+ * A small typed JSON schema for configs: fields with a doc line, defaults and bounds; unknown keys
+ * rejected; every error naming the key path (`train.lr: …`). The TypeScript type of a validated
+ * config is derived from its schema (`Infer`), so the schema is the single source of the config's
+ * keys, types, defaults and documentation (docs/config.md is generated from it).
  */
-export type Field =
-  | { kind: 'number'; default?: number; min?: number; max?: number; exclusiveMin?: boolean; integer?: boolean; doc?: string; optional?: boolean }
-  | { kind: 'string'; default?: string; enum?: readonly string[]; doc?: string; optional?: boolean }
-  | { kind: 'boolean'; default?: boolean; doc?: string; optional?: boolean }
-  | { kind: 'array'; items: Field; default?: unknown[]; minItems?: number; maxItems?: number; doc?: string; optional?: boolean }
-  | { kind: 'object'; fields: Record<string, Field>; optional?: boolean; doc?: string };
+interface Common {
+  /** One line for the generated reference. */
+  doc: string;
+  optional?: boolean;
+}
+export interface NumberField extends Common {
+  kind: 'number';
+  default?: number;
+  min?: number;
+  max?: number;
+  exclusiveMin?: boolean;
+  integer?: boolean;
+}
+export interface StringField extends Common {
+  kind: 'string';
+  default?: string;
+  enum?: readonly string[];
+}
+export interface BooleanField extends Common {
+  kind: 'boolean';
+  default?: boolean;
+}
+export interface ArrayField extends Common {
+  kind: 'array';
+  items: Field;
+  default?: readonly unknown[];
+  minItems?: number;
+  maxItems?: number;
+}
+/** Keys beyond the named fields, allowed when they end with `suffix` and `allowed()` lists them. */
+export interface ExtraKeys {
+  suffix: string;
+  field: Field;
+  allowed(): readonly string[];
+  /** What the extra keys are, for errors and the reference. */
+  what: string;
+}
+export interface ObjectField extends Common {
+  kind: 'object';
+  fields: Record<string, Field>;
+  extra?: ExtraKeys;
+}
+/** The first option that validates wins (e.g. a number or a list of numbers). */
+export interface UnionField extends Common {
+  kind: 'union';
+  options: readonly Field[];
+  default?: unknown;
+}
+export type Field = NumberField | StringField | BooleanField | ArrayField | ObjectField | UnionField;
+
+type Prettify<T> = { [K in keyof T]: T[K] } & {};
+type IsOptional<F> = F extends { optional: true } ? (F extends { default: unknown } ? false : true) : false;
+type InferFields<Fs> = Prettify<
+  { -readonly [K in keyof Fs as IsOptional<Fs[K]> extends true ? never : K]: Infer<Fs[K]> } & {
+    -readonly [K in keyof Fs as IsOptional<Fs[K]> extends true ? K : never]?: Infer<Fs[K]>;
+  }
+>;
+type InferExtra<F> = F extends { extra: { suffix: infer S extends string; field: infer X } } ? Record<`${string}${S}`, Infer<X>> : unknown;
+
+/** The TypeScript type of a value that passed `validate(field)` (defaults filled in). */
+export type Infer<F> = F extends { kind: 'number' }
+  ? number
+  : F extends { kind: 'string'; enum: readonly (infer E)[] }
+    ? E
+    : F extends { kind: 'string' }
+      ? string
+      : F extends { kind: 'boolean' }
+        ? boolean
+        : F extends { kind: 'array'; items: infer I }
+          ? Infer<I>[]
+          : F extends { kind: 'union'; options: readonly (infer O)[] }
+            ? Infer<O>
+            : F extends { kind: 'object'; fields: infer Fs }
+              ? InferFields<Fs> & InferExtra<F>
+              : never;
+
+// Builders keep the literal types (enums, `optional: true`) that `Infer` reads.
+export const num = <const O extends Omit<NumberField, 'kind'>>(o: O): O & { kind: 'number' } => ({ kind: 'number', ...o });
+export const str = <const O extends Omit<StringField, 'kind'>>(o: O): O & { kind: 'string' } => ({ kind: 'string', ...o });
+export const bool = <const O extends Omit<BooleanField, 'kind'>>(o: O): O & { kind: 'boolean' } => ({ kind: 'boolean', ...o });
+export const arr = <const O extends Omit<ArrayField, 'kind'>>(o: O): O & { kind: 'array' } => ({ kind: 'array', ...o });
+export const obj = <const O extends Omit<ObjectField, 'kind'>>(o: O): O & { kind: 'object' } => ({ kind: 'object', ...o });
+export const union = <const O extends Omit<UnionField, 'kind'>>(o: O): O & { kind: 'union' } => ({ kind: 'union', ...o });
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[], source?: string) {
@@ -23,12 +102,13 @@ function describe(v: unknown): string {
 /** Validates `value` against `field`, filling defaults; appends problems with their key path. */
 export function validate(field: Field, value: unknown, path: string, problems: string[]): unknown {
   const at = path || '(root)';
+  if (value === undefined && field.kind !== 'object') {
+    const dflt = (field as { default?: unknown }).default;
+    if (dflt === undefined && !field.optional) problems.push(`${at}: required ${field.kind === 'union' ? 'value' : field.kind} is missing`);
+    return Array.isArray(dflt) ? [...dflt] : dflt;
+  }
   switch (field.kind) {
     case 'number': {
-      if (value === undefined) {
-        if (field.default === undefined && !field.optional) problems.push(`${at}: required number is missing`);
-        return field.default;
-      }
       if (typeof value !== 'number' || !Number.isFinite(value)) {
         problems.push(`${at}: expected a number, got ${describe(value)}`);
         return value;
@@ -41,10 +121,6 @@ export function validate(field: Field, value: unknown, path: string, problems: s
       return value;
     }
     case 'string': {
-      if (value === undefined) {
-        if (field.default === undefined && !field.optional) problems.push(`${at}: required string is missing`);
-        return field.default;
-      }
       if (typeof value !== 'string') {
         problems.push(`${at}: expected a string, got ${describe(value)}`);
         return value;
@@ -53,20 +129,12 @@ export function validate(field: Field, value: unknown, path: string, problems: s
       return value;
     }
     case 'boolean': {
-      if (value === undefined) {
-        if (field.default === undefined && !field.optional) problems.push(`${at}: required boolean is missing`);
-        return field.default;
-      }
       // The official configs use 0/1 for flags.
       if (value === 0 || value === 1) return value === 1;
       if (typeof value !== 'boolean') problems.push(`${at}: expected true/false, got ${describe(value)}`);
       return value;
     }
     case 'array': {
-      if (value === undefined) {
-        if (field.default === undefined && !field.optional) problems.push(`${at}: required array is missing`);
-        return field.default === undefined ? undefined : [...field.default];
-      }
       if (!Array.isArray(value)) {
         problems.push(`${at}: expected an array, got ${describe(value)}`);
         return value;
@@ -74,6 +142,17 @@ export function validate(field: Field, value: unknown, path: string, problems: s
       if (field.minItems !== undefined && value.length < field.minItems) problems.push(`${at}: needs at least ${field.minItems} entries, got ${value.length}`);
       if (field.maxItems !== undefined && value.length > field.maxItems) problems.push(`${at}: allows at most ${field.maxItems} entries, got ${value.length}`);
       return value.map((v, i) => validate(field.items, v, `${path}[${i}]`, problems));
+    }
+    case 'union': {
+      let first: string[] | null = null;
+      for (const option of field.options) {
+        const own: string[] = [];
+        const out = validate(option, value, path, own);
+        if (own.length === 0) return out;
+        first ??= own;
+      }
+      problems.push(`${at}: expected ${field.options.map(typeName).join(' or ')}, got ${describe(value)}${first?.length ? ` (${first[0].replace(`${at}: `, '')})` : ''}`);
+      return value;
     }
     case 'object': {
       if (value === undefined) {
@@ -86,8 +165,20 @@ export function validate(field: Field, value: unknown, path: string, problems: s
       }
       const src = value as Record<string, unknown>;
       const out: Record<string, unknown> = {};
+      const extra = field.extra;
+      const allowedExtra = extra ? new Set(extra.allowed()) : null;
       for (const k of Object.keys(src)) {
-        if (!Object.hasOwn(field.fields, k)) problems.push(`${path ? `${path}.` : ''}${k}: unknown key (allowed: ${Object.keys(field.fields).join(', ')})`);
+        const key = path ? `${path}.${k}` : k;
+        // Own keys only: inherited names (constructor, __proto__) are not fields.
+        if (Object.hasOwn(field.fields, k)) continue;
+        if (extra && k.endsWith(extra.suffix)) {
+          if (allowedExtra!.has(k)) {
+            const v = validate(extra.field, src[k], key, problems);
+            if (v !== undefined) out[k] = v;
+          } else problems.push(`${key}: unknown ${extra.what} (known: ${[...allowedExtra!].join(', ')})`);
+          continue;
+        }
+        problems.push(`${key}: unknown key (allowed: ${[...Object.keys(field.fields), ...(extra ? [`*${extra.suffix}`] : [])].join(', ')})`);
       }
       for (const [k, f] of Object.entries(field.fields)) {
         const v = validate(f, src[k], path ? `${path}.${k}` : k, problems);
@@ -95,6 +186,29 @@ export function validate(field: Field, value: unknown, path: string, problems: s
       }
       return out;
     }
+  }
+}
+
+/** The type of a field in words ("integer ≥ 1", "one of a, b", "list of …"). */
+export function typeName(f: Field): string {
+  switch (f.kind) {
+    case 'number': {
+      const bound = f.min !== undefined ? ` ${f.exclusiveMin ? '>' : '≥'} ${f.min}` : '';
+      const upper = f.max !== undefined ? `${bound ? ',' : ''} ≤ ${f.max}` : '';
+      return `${f.integer ? 'integer' : 'number'}${bound}${upper}`;
+    }
+    case 'string':
+      return f.enum ? `one of ${f.enum.map((e) => `\`${e}\``).join(', ')}` : 'string';
+    case 'boolean':
+      return 'boolean';
+    case 'array': {
+      const n = f.minItems !== undefined && f.minItems === f.maxItems ? `${f.minItems} × ` : '';
+      return `list of ${n}${typeName(f.items)}`;
+    }
+    case 'union':
+      return f.options.map(typeName).join(' or ');
+    case 'object':
+      return 'object';
   }
 }
 

@@ -2,7 +2,7 @@
  * Gradient checkpointing of the flow-completion network (lib/models/flow-completion: encoder stages,
  * recurrent propagation steps, fusion, decoder and edge-head frame chunks as checkpointed segments
  * on the tape): the parameter gradients of the flow-completion training loss (forward_bidirect_flow
- * in training mode + flowCompletionLoss, as FlowCompletionSystem.trainStep) and of completeFlows
+ * in training mode + the weighted flow loss terms, as FlowCompletionSystem.trainStep) and of completeFlows
  * equal those of the plain tape (withoutCheckpointing) on wasm, and nothing leaks. 128×192 so the
  * decoder runs in more than one chunk.
  */
@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../lib/runtime';
 import { checkpointing, withoutCheckpointing } from '../../lib/runtime/checkpoint';
 import { RecurrentFlowCompleteNet, completeFlows } from '../../lib/models/flow-completion';
-import { flowCompletionLoss } from '../../lib/losses';
+import { weightedLoss } from '../../lib/losses';
 import { assertClose, randn } from '../helpers';
 
 function grads(net: RecurrentFlowCompleteNet, loss: () => tf.Scalar): { value: number; g: Map<string, Float32Array> } {
@@ -45,7 +45,9 @@ test('checkpointed flow-completion gradients equal the plain tape (wasm)', async
   const trainLoss = () => {
     active.push(checkpointing());
     const out = net.forwardBidirectFlow(flows, masks);
-    return flowCompletionLoss({ pred: out.flows, gt: flows, masks, frames, predEdges: out.edges, gtEdges }).total;
+    const r = weightedLoss('flow', {}, { pred: out.flows, gt: flows, masks, frames, predEdges: out.edges, gtEdges });
+    tf.dispose(Object.values(r.parts));
+    return r.total;
   };
   const completeLoss = () => {
     const [f, b] = completeFlows(net, flows, masks);

@@ -6,9 +6,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../lib/runtime';
-import { RAFT, raftBi, loadRaft, upsampleFlow, CorrPyramid, RAFT_MIN_SIZE } from '../../lib/models/raft';
+import { RAFT, raftBi, loadRaft, upsampleFlow, CorrPyramid, RAFT_MIN_SIZE, SepConvGRU } from '../../lib/models/raft';
 import { applyDetInit } from '../../lib/init/apply';
 import { readFixture } from '../../lib/fixtures/load';
+import { run as runRaftBi } from '../../lib/fixtures/components/raft-bi';
 import { compareTensor } from '../../lib/fixtures/compare';
 import { writeSafetensors } from '../../lib/io/safetensors';
 import { FIXTURES, hasShared, seeded, assertClose } from '../helpers';
@@ -164,6 +165,25 @@ test('convex upsampling equals the official unfold/softmax/permute', async () =>
   got.dispose();
 });
 
+test('ConvGRU with the context share precomputed equals the plain ConvGRU; no tensors leak', async () => {
+  await useBackend('wasm');
+  const gru = new SepConvGRU(128, 256);
+  applyDetInit(gru);
+  const h = tf.tensor4d(seeded(5 * 7 * 128, 31), [1, 5, 7, 128]);
+  const inp = tf.tensor4d(seeded(5 * 7 * 128, 32, 0, 1), [1, 5, 7, 128]);
+  const motion = tf.tensor4d(seeded(5 * 7 * 128, 33), [1, 5, 7, 128]);
+  const before = tf.memory().numTensors;
+  const plain = tf.tidy(() => gru.forward(h, tf.concat([inp, motion], 3) as tf.Tensor4D));
+  const ctx = gru.prepare(inp);
+  const fast = gru.forwardPrepared(h, motion, ctx);
+  ctx.dispose();
+  assertClose(fast.dataSync(), plain.dataSync(), 1e-5, 'hidden state');
+  tf.dispose([plain, fast]);
+  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+  tf.dispose([h, inp, motion]);
+  gru.dispose();
+});
+
 test('sizes below 128 px or not multiples of 8 are refused with a clear error', async () => {
   await useBackend('wasm');
   assert.equal(RAFT_MIN_SIZE, 128);
@@ -179,9 +199,8 @@ test('sizes below 128 px or not multiples of 8 are refused with a clear error', 
 test('fixture raft_bi_synth_128x128_t3_it20 (det-init, 20 iterations) on wasm', { skip: !hasShared }, async () => {
   await useBackend('wasm');
   const fx = readFixture(FIXTURE);
-  const { run } = require('../../lib/fixtures/components/raft_bi') as typeof import('../../lib/fixtures/components/raft_bi');
   const before = tf.memory().numTensors;
-  const out = await run(fx, { backend: 'wasm' });
+  const out = await runRaftBi(fx, { backend: 'wasm' });
   assert.equal(tf.memory().numTensors, before, 'tensors leaked');
   for (const [name, role] of Object.entries(fx.roles)) {
     if (role === 'input') continue;

@@ -2,7 +2,7 @@
  * deformConv2d: forward against a naive torchvision-semantics loop (offset groups, weight groups,
  * stride, padding, dilation, mask, bias), equality with conv2d at zero offset, and every gradient
  * (input, offset, mask, weight, bias) against finite differences, on cpu and wasm. The parity
- * fixtures are covered by `propainter fixture-check` (lib/fixtures/components/deform_conv2d.ts).
+ * fixtures are covered by `propainter fixture-check` (lib/fixtures/components/deform-conv2d.ts).
  */
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';

@@ -1,6 +1,7 @@
 /**
  * Wasm kernel pack entries that avoid copies: Identity and same-dtype Cast share the input buffer
- * (tfjs clones every tensor it saves for backprop), Unpack (the gradient of tf.stack) against cpu,
+ * (tfjs clones every tensor it saves for backprop), Unpack (the gradient of tf.stack) and Reverse
+ * (block copies) against cpu,
  * and the transposed-conv filter taps (flips and strided sub-filters as heap block copies) on
  * ProPainter's shapes against cpu.
  */
@@ -85,6 +86,19 @@ describe('Unpack on wasm vs cpu', () => {
   test('int32 and the stack gradient', async () => {
     await vsCpu('unstack int32', () => tf.unstack(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32'), 1));
     await vsCpu('stack gradient', () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.stack([a, b], 1))))([randn([2, 3], 1), randn([2, 3], 2)]));
+  });
+});
+
+describe('Reverse on wasm vs cpu', () => {
+  const cases: Array<[number[], number[]]> = [[[1, 9, 40], [1]], [[2, 3, 5, 2], [3]], [[2, 3, 5, 2], [1, 2]], [[4, 1, 6], [0, 1]], [[3, 4, 20], [0, 2]], [[7], [0]]];
+  for (const [shape, axes] of cases) {
+    test(`reverse ${JSON.stringify(shape)} axes ${JSON.stringify(axes)}`, async () => {
+      await vsCpu('reverse', () => tf.reverse(randn(shape, 11), axes));
+    });
+  }
+  test('int32 and the reverse gradient', async () => {
+    await vsCpu('reverse int32', () => tf.reverse(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32'), [0, 1]));
+    await vsCpu('reverse gradient', () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.reverse(a, [1]), randn([2, 5, 3], 4))))(randn([2, 5, 3], 3)));
   });
 });
 

@@ -254,6 +254,8 @@ describe('matmul kernels vs cpu', () => {
     [[2, 3, 5, 7], [2, 3, 7, 4]],
     [[2, 1, 5, 7], [1, 3, 7, 4]],
     [[1, 6, 8], [3, 8, 2]],
+    // Both batched: tiny matrices in a loop (above), larger ones as one GEMM per batch entry.
+    [[3, 20, 16], [3, 16, 12]],
     // Reductions longer than 4096 run as summed chunks.
     [[3, 5000], [5000, 2]],
     [[2, 3, 4500], [4500, 2]],

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { useBackend } from '../../lib/runtime';
 import { resolveConfig } from '../../lib/train/config';
-import { FlowCompletionSystem } from '../../lib/train/flowcomp_system';
+import { FlowCompletionSystem } from '../../lib/train/flowcomp-system';
 import { GiB, movingClip, twoStepsHeap } from './helpers';
 
 test('a 64×128 (5 local frames) flow-completion step fits a bounded wasm heap', async () => {

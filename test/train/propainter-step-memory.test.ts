@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { useBackend } from '../../lib/runtime';
 import { resolveConfig } from '../../lib/train/config';
-import { ProPainterSystem } from '../../lib/train/propainter_system';
+import { ProPainterSystem } from '../../lib/train/propainter-system';
 import { GiB, movingClip, twoStepsHeap } from './helpers';
 
 test('a 64×64 (3+1 frames) ProPainter step fits a bounded wasm heap', async () => {

@@ -12,6 +12,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CliCommand } from '../command';
 import { UserError, intOption } from '../command';
 import type { BackendName } from '../../runtime';
+import { initRuntime } from '../../runtime';
+import { readRgb } from '../../io/image';
+import { statFlo, writeFlo } from '../../io/flo';
+import { flowFileNames, listFrames, listVideos } from '../../data/layout';
+import { RAFT_DEFAULT_ITERS, checkRaftSize, defaultPairChunk, loadRaft, raftBi } from '../../models/raft';
 import { checkWritableDir } from '../../io/atomic';
 import { isInside } from '../../io/paths';
 
@@ -41,7 +46,6 @@ export interface ComputeFlowSummary {
 
 /** Frame file → [1, H, W, 3] in [-1, 1] at the target size (compute_flow.py's preprocessing). */
 export async function loadFlowFrame(file: string, h: number, w: number): Promise<tf.Tensor4D> {
-  const { readRgb } = require('../../io/image') as typeof import('../../io/image');
   const img = await readRgb(file);
   return tf.tidy(() => {
     // ToTensor: uint8 / 255 in float32; then F.interpolate(bilinear, align_corners=False).
@@ -54,7 +58,6 @@ export async function loadFlowFrame(file: string, h: number, w: number): Promise
 /** True when `file` is a complete .flo of h×w in `encoding`. */
 function floDone(file: string, h: number, w: number, encoding: 'float16' | 'float32'): boolean {
   if (!fs.existsSync(file)) return false;
-  const { statFlo } = require('../../io/flo') as typeof import('../../io/flo');
   try {
     const s = statFlo(file);
     return s.width === w && s.height === h && s.encoding === encoding;
@@ -64,9 +67,6 @@ function floDone(file: string, h: number, w: number, encoding: 'float16' | 'floa
 }
 
 export async function computeFlow(o: ComputeFlowOptions): Promise<ComputeFlowSummary> {
-  const { listVideos, listFrames, flowFileNames } = require('../../data/layout') as typeof import('../../data/layout');
-  const { writeFlo } = require('../../io/flo') as typeof import('../../io/flo');
-  const { loadRaft, raftBi, checkRaftSize, defaultPairChunk, RAFT_DEFAULT_ITERS } = require('../../models/raft') as typeof import('../../models/raft');
   const log = o.log ?? ((l: string) => console.log(l));
   const h = o.height ?? 240;
   const w = o.width ?? 432;
@@ -195,7 +195,6 @@ const command: CliCommand = {
       .addHelpText('after', '\nPairs whose two .flo files already exist are skipped, so an interrupted run resumes.')
       .action(
         async (opts: { root_path: string; save_path: string; height: number; width: number; raft: string; iters: number; float32?: boolean; pair_chunk?: number; video?: string[]; backend?: BackendName }) => {
-          const { initRuntime } = require('../../runtime') as typeof import('../../runtime');
           const rt = await initRuntime({ backend: opts.backend });
           console.log(`backend ${rt.backend}; RAFT ${opts.iters} iterations at ${opts.height}x${opts.width} (HxW); ${opts.float32 ? 'float32' : 'float16'} .flo`);
           await computeFlow({

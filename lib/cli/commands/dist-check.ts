@@ -5,7 +5,8 @@
  */
 import type { CliCommand } from '../command';
 import { UserError, intOption } from '../command';
-import type { MpiFlavour } from '../../dist';
+import { MPI_FLAVOURS, MpiFlavour, detectPlacement, runJob } from '../../dist';
+import { checkCollectives, timeAllreduce } from '../../dist/selftest';
 
 const command: CliCommand = {
   name: 'dist-check',
@@ -25,13 +26,11 @@ Examples:
   srun -n 8 npx propainter dist-check`,
       )
       .action(async (o: { nproc?: number; mpi?: string; floats: number; reps: number }) => {
-        const { runJob, detectPlacement, MPI_FLAVOURS } = require('../../dist') as typeof import('../../dist');
         if (o.mpi !== undefined && !MPI_FLAVOURS.includes(o.mpi as MpiFlavour)) throw new UserError(`--mpi ${o.mpi}: use one of ${MPI_FLAVOURS.join(', ')}`);
         // Under a launcher its process count applies; from a plain process, two by default.
         const nproc = o.nproc ?? ((detectPlacement()?.size ?? 1) > 1 ? undefined : 2);
         const { floats, reps } = o;
         await runJob({ nproc, mpi: o.mpi as MpiFlavour | undefined }, async (comm) => {
-          const { checkCollectives, timeAllreduce } = require('../../dist/selftest') as typeof import('../../dist/selftest');
           checkCollectives(comm);
           const ms = floats > 0 ? timeAllreduce(comm, floats, reps) : [];
           if (comm.rank !== 0) return;

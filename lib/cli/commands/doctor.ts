@@ -18,6 +18,9 @@ export interface DoctorReport {
   flavour: string;
   gpu: boolean;
   wasmKernelPack: boolean;
+  /** XNNPACK threads of the wasm backend (PROPAINTER_THREADS), and why fewer run if so. */
+  threads: number;
+  threadsNote: string | null;
   tfjs: string;
   node: string;
   nativeFlavoursInstalled: string[];
@@ -53,6 +56,8 @@ export async function doctor(backend?: BackendName): Promise<DoctorReport> {
     flavour: rt.flavour,
     gpu: rt.gpu,
     wasmKernelPack: rt.wasmKernelPack,
+    threads: rt.threads,
+    threadsNote: rt.threadsNote ?? null,
     tfjs: rt.tfjsVersion,
     node: rt.nodeVersion,
     nativeFlavoursInstalled: availableNativeFlavours(),
@@ -85,6 +90,7 @@ const command: CliCommand = {
         }
         const line = (k: string, v: string) => console.log(`${k.padEnd(16)} ${v}`);
         line('backend', `${r.backend} (${r.flavour})${r.backend === 'wasm' ? `, training kernel pack ${r.wasmKernelPack ? 'registered' : 'MISSING'}` : ''}`);
+        if (r.backend === 'wasm') line('threads', `${r.threads} (PROPAINTER_THREADS)${r.threadsNote ? `: ${r.threadsNote}` : ''}`);
         line('gpu', r.gpu ? 'yes' : `no — ${HINTS.gpu}`);
         line('tfjs', r.tfjs);
         line('node', r.node);

@@ -5,7 +5,8 @@
  */
 import type { CliCommand } from '../command';
 import { UserError, choiceOption, intOption } from '../command';
-import type { BackendName } from '../../runtime';
+import { BackendName, initRuntime } from '../../runtime';
+import { runEvaluation } from '../../eval/run';
 
 interface Flags {
   model: 'propainter' | 'flowcomp';
@@ -90,8 +91,6 @@ per_video/<video>.json (one record per finished video: a restarted evaluation sk
 with --save_results, the completed frames. Definitions: docs/evaluation.md.`,
       )
       .action(async (o: Flags) => {
-        const { initRuntime } = require('../../runtime') as typeof import('../../runtime');
-        const { runEvaluation } = require('../../eval/run') as typeof import('../../eval/run');
         const rt = await initRuntime({ backend: o.backend });
         console.log(`backend ${rt.backend}`);
         let res;

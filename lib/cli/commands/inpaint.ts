@@ -9,7 +9,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { CliCommand } from '../command';
 import { UserError } from '../command';
-import type { BackendName } from '../../runtime';
+import { initRuntime, type BackendName } from '../../runtime';
 import { addInpaintOptions, jobFromOptions, type InpaintCliOptions } from '../../inference/args';
 import { openInputs, runInpaintJob, type InpaintJob, type JobResult, type OpenedInputs } from '../../inference/job';
 import { loadInferenceModels, disposeModels } from '../../inference/models';
@@ -162,7 +162,6 @@ interface CommandOptions extends InpaintCliOptions {
 export async function runInpaintCommand(opts: CommandOptions, log: (line: string) => void = (l) => console.error(l)): Promise<InpaintSummary> {
   const t0 = performance.now();
   const job = user(() => jobFromOptions(opts));
-  const { initRuntime } = require('../../runtime') as typeof import('../../runtime');
   const info = await initRuntime({ backend: opts.backend });
   let inputs: OpenedInputs;
   try {

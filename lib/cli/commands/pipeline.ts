@@ -4,7 +4,9 @@
  */
 import type { CliCommand } from '../command';
 import { UserError, collect } from '../command';
-import type { BackendName } from '../../runtime';
+import { BackendName, initRuntime } from '../../runtime';
+import { runSamplePipeline } from '../../pipeline/sample-pipeline';
+import { ConfigError } from '../../train/schema';
 
 const command: CliCommand = {
   name: 'pipeline',
@@ -31,11 +33,8 @@ invocation, so running it again only rewrites the report.`,
         sample: string; flowcompConfig: string; propainterConfig: string; flowcompSet: string[]; propainterSet: string[];
         report: string; fresh?: boolean; backend?: BackendName; quiet?: boolean;
       }) => {
-        const { initRuntime } = require('../../runtime') as typeof import('../../runtime');
         const rt = await initRuntime({ backend: o.backend });
         console.log(`backend: ${rt.backend}${rt.wasmKernelPack ? ' (training kernel pack registered)' : ''}`);
-        const { runSamplePipeline } = require('../../pipeline/sample-pipeline') as typeof import('../../pipeline/sample-pipeline');
-        const { ConfigError } = require('../../train/schema') as typeof import('../../train/schema');
         let res;
         try {
           res = await runSamplePipeline({

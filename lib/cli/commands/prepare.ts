@@ -6,8 +6,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Command } from 'commander';
+import * as cliProgress from 'cli-progress';
 import type { CliCommand } from '../command';
 import { UserError, choiceOption as oneOf, intOption } from '../command';
+import { resizeDataset, resizeSources, writeIndexFiles, writeMaskSet, writeSynthDataset } from '../../data/prepare';
+import { readIndex } from '../../data/layout';
+import { formatProblem, validateDataset } from '../../data/validate';
 
 type Bar = { start(total: number, v: number): void; increment(n?: number): void; update(v: number): void; setTotal(n: number): void; getTotal(): number; stop(): void };
 
@@ -16,7 +20,6 @@ function progressBar(label: string): Bar {
   if (!process.stderr.isTTY) {
     return { start() {}, increment() {}, update() {}, setTotal() {}, getTotal: () => 0, stop() {} };
   }
-  const cliProgress = require('cli-progress') as typeof import('cli-progress');
   return new cliProgress.SingleBar(
     { format: `${label} [{bar}] {value}/{total} {eta_formatted}`, stream: process.stderr, hideCursor: true },
     cliProgress.Presets.shades_classic,
@@ -61,7 +64,6 @@ Dataset root layout:
     .addHelpText('after', '\nFinished videos are skipped; an interrupted run resumes from .<video>.partial/ staging folders.')
     .action(
       run(async (o: { input_dir: string; output_dir: string; width: number; height: number; filter: 'cv2-linear' | 'lanczos3' | 'linear'; format: 'jpg' | 'png'; quality: number; concurrency?: number }) => {
-        const { resizeDataset, resizeSources } = (require('../../data/prepare') as typeof import('../../data/prepare'));
         const sources = resizeSources(o.input_dir);
         if (sources.length === 0) throw new UserError(`${path.resolve(o.input_dir)}: no frame folders or video files`);
         const bar = progressBar('resize');
@@ -103,7 +105,6 @@ Dataset root layout:
     .option('--height <n>', 'frames folder size', intOption('height'), 240)
     .action(
       run(async (o: { root: string; split?: 'train' | 'test'; out?: string; width: number; height: number }) => {
-        const { writeIndexFiles } = (require('../../data/prepare') as typeof import('../../data/prepare'));
         for (const w of writeIndexFiles(o)) console.log(`wrote ${w.file}: ${w.videos} video(s), ${w.frames} frames`);
       }),
     );
@@ -120,8 +121,6 @@ Dataset root layout:
     .option('--seed <s>', 'random seed', intOption('seed', 0), 0)
     .action(
       run(async (o: { out: string; videos?: number; frames?: number; index?: string; width: number; height: number; seed: number }) => {
-        const { writeMaskSet } = (require('../../data/prepare') as typeof import('../../data/prepare'));
-        const { readIndex } = (require('../../data/layout') as typeof import('../../data/layout'));
         let videos: { name: string; frames: number }[];
         const source = o.index ? path.resolve(o.index) : undefined;
         if (source) {
@@ -154,7 +153,6 @@ Dataset root layout:
     .option('--source <path>', 'frames folder or video whose real frames texture the moving layers (default: procedural textures)')
     .action(
       run(async (o: { out: string; videos: number; frames: number; width: number; height: number; seed: number; format: 'jpg' | 'png'; flo: 'float16' | 'float32'; objects?: number; max_speed: number; source?: string }) => {
-        const { writeSynthDataset } = (require('../../data/prepare') as typeof import('../../data/prepare'));
         const bar = progressBar('synth');
         bar.start(o.videos, 0);
         const res = await writeSynthDataset({
@@ -176,7 +174,6 @@ Dataset root layout:
     .option('--json', 'print the report as JSON')
     .action(
       run(async (o: { root: string; width: number; height: number; quick?: boolean; json?: boolean }) => {
-        const { validateDataset, formatProblem } = (require('../../data/validate') as typeof import('../../data/validate'));
         if (!fs.existsSync(o.root)) throw new UserError(`${path.resolve(o.root)}: dataset root not found`);
         const bar = progressBar('validate');
         let started = false;

@@ -5,6 +5,7 @@
  */
 import type { CliCommand } from '../command';
 import { UserError } from '../command';
+import { isEvaluationDir, readEvalRun, readRunLog, writeRunReport } from '../../report';
 
 const command: CliCommand = {
   name: 'report',
@@ -15,7 +16,6 @@ const command: CliCommand = {
       .option('-o, --out <file>', 'output HTML file', 'reports/report.html')
       .option('--title <text>', 'report title')
       .action((dirs: string[], o: { out: string; title?: string }) => {
-        const { isEvaluationDir, readEvalRun, readRunLog, writeRunReport } = require('../../report') as typeof import('../../report');
         let runs;
         let evaluations;
         try {

@@ -5,15 +5,18 @@
  */
 import type { CliCommand } from '../command';
 import { UserError, collect } from '../command';
-import type { BackendName } from '../../runtime';
+import { BackendName, initRuntime } from '../../runtime';
+import { loadConfig } from '../../train/config';
+import { ConfigError } from '../../train/schema';
+import { Run } from '../../train/loop';
 
 const command: CliCommand = {
   name: 'train',
-  description: 'train the flow-completion network or ProPainter from a config (documented or official format)',
+  description: 'train the flow-completion network or ProPainter from a config (documented, guide or official format)',
   configure: (cmd) =>
     cmd
-      .option('-c, --config <file>', 'training config (JSON); optional with --resume (the checkpoint holds its config)')
-      .option('--resume <ckpt>', 'continue from a checkpoint: experiment folder, latest.json or a *_NNNNNN file')
+      .option('-c, --config <file>', 'training config (JSON / JSONC); optional with --resume of our run folders (they hold their config)')
+      .option('--resume <ckpt>', 'continue from a checkpoint: run folder, latest.json or a *_NNNNNN file; or an official set (folder, latest.ckpt, gen_/opt_NNNNNN.pth) with -c')
       .option('--set <key.path=value>', 'override a config value (repeatable), e.g. --set train.lr=5e-5', collect, [] as string[])
       .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
       .option('--quiet', 'no progress line')
@@ -22,29 +25,26 @@ const command: CliCommand = {
         `
 Outputs go to save_dir (default experiments/<name>/): gen_/dis_/opt_/state_NNNNNN checkpoints and
 latest.json, log.jsonl (every logged value), tb/ (TensorBoard events: tensorboard --logdir experiments),
-config.json. Quick CPU runs: configs/quick_flowcomp.json, then configs/quick_propainter.json.`,
+config.json. Keys: docs/config.md. Quick CPU runs: configs/quick_flowcomp.json, then
+configs/quick_propainter.json. Fine-tuning the released ProPainter: configs/finetune_propainter.json.`,
       )
       .action(async (o: { config?: string; resume?: string; set: string[]; backend?: BackendName; quiet?: boolean }) => {
         if (!o.config && !o.resume) throw new UserError('train: give -c CONFIG (or --resume CKPT to continue a run with its saved config)');
-        const { loadConfig } = require('../../train/config') as typeof import('../../train/config');
-        const { ConfigError } = require('../../train/schema') as typeof import('../../train/schema');
-        let cfg;
+        let gpu: number | undefined;
         try {
-          cfg = o.config ? loadConfig(o.config, o.set) : null;
+          // Read early: config errors cost no backend start, and the device must be chosen before it.
+          if (o.config) gpu = loadConfig(o.config, o.set).gpu_ids[0];
         } catch (e) {
           if (e instanceof ConfigError) throw new UserError(e.message);
           throw e;
         }
         // One device: tfjs-node-gpu uses the first visible GPU, so make it the configured one.
-        if (cfg && process.env.CUDA_VISIBLE_DEVICES === undefined) process.env.CUDA_VISIBLE_DEVICES = String(cfg.gpu_ids[0]);
-        const { initRuntime } = require('../../runtime') as typeof import('../../runtime');
+        if (gpu !== undefined && process.env.CUDA_VISIBLE_DEVICES === undefined) process.env.CUDA_VISIBLE_DEVICES = String(gpu);
         await initRuntime({ backend: o.backend });
-        const { Run } = require('../../train/loop') as typeof import('../../train/loop');
         let run;
         try {
-          run = await Run.create(cfg, { resume: o.resume, sets: cfg ? [] : o.set, handleSignals: true, console: !o.quiet });
+          run = await Run.create(o.config ?? null, { resume: o.resume, sets: o.set, handleSignals: true, console: !o.quiet });
         } catch (e) {
-          if (e instanceof ConfigError) throw new UserError(e.message);
           throw new UserError((e as Error).message);
         }
         try {

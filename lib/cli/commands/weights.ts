@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CliCommand } from '../command';
 import { UserError } from '../command';
+import { initRuntime } from '../../runtime';
 import { detectCheckpointFormat, loadCheckpoint, stripModulePrefix } from '../../io/checkpoint';
 import { writeSafetensors } from '../../io/safetensors';
 import { writePth } from '../../io/pth';
@@ -179,7 +180,6 @@ const command: CliCommand = {
       .option('--all', 'list every tensor')
       .option('--json', 'machine-readable output')
       .action(async (file: string, o: { all?: boolean; json?: boolean }) => {
-        const { initRuntime } = require('../../runtime') as typeof import('../../runtime');
         await initRuntime({ backend: 'cpu' }); // only to build the reference models' key lists
         const r = inspectCheckpoint(file);
         console.log(o.json ? JSON.stringify(r, null, 2) : formatInspection(r, !!o.all));
@@ -196,7 +196,6 @@ const command: CliCommand = {
       .description('write raft-things.pth, recurrent_flow_completion.pth and ProPainter.pth with det-init v1 (untrained) weights')
       .requiredOption('--out <dir>', 'output folder')
       .action(async (o: { out: string }) => {
-        const { initRuntime } = require('../../runtime') as typeof import('../../runtime');
         await initRuntime({ backend: 'cpu' });
         for (const f of writeDetInitWeights(o.out)) console.log(`wrote ${f}`);
         console.log(`${DET_INIT_VERSION} weights are deterministic and UNTRAINED: for smoke runs and parity fixtures, not for real inpainting.`);

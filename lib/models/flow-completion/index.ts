@@ -13,7 +13,7 @@ export { BidirectionalPropagation, SecondOrderDeformableAlignment } from './prop
  * Runs in the model's current mode; edges (training mode) are discarded.
  */
 export function completeFlows(
-  model: RecurrentFlowCompleteNet,
+  model: Pick<RecurrentFlowCompleteNet, 'forwardBidirectFlow' | 'combineFlow'>,
   flows: [tf.Tensor5D, tf.Tensor5D],
   masks: tf.Tensor5D,
 ): [tf.Tensor5D, tf.Tensor5D] {

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { InpaintGenerator } from './generator';
-import { framesRange } from './layers';
+import { framesRange } from '../../ops/frames';
 import type { WarpMode } from './propagation';
 
 export interface InpaintClipInput {
@@ -29,7 +29,7 @@ export interface InpaintClipInput {
  * [B, numLocal, H, W, 3] in (-1, 1). The model's train/eval mode is restored afterwards; no
  * gradients are recorded and no intermediate tensors survive the call.
  */
-export function inpaintClip(model: InpaintGenerator, input: InpaintClipInput): tf.Tensor5D {
+export function inpaintClip(model: { forward: InpaintGenerator['forward']; training: boolean; train(): unknown; eval(): unknown }, input: InpaintClipInput): tf.Tensor5D {
   const { frames, masksIn, masksUpdated, numLocal } = input;
   const [fwd, bwd] = Array.isArray(input.flows)
     ? (input.flows as readonly [tf.Tensor, tf.Tensor])

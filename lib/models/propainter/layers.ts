@@ -161,16 +161,6 @@ export function unstack0(x: tf.Tensor): tf.Tensor[] {
   });
 }
 
-/** Frames [t0, t0 + count) of a clip [B, T, ...rest]. */
-export function framesRange(x: tf.Tensor, t0: number, count: number): tf.Tensor {
-  return tf.tidy(() => {
-    const [b, n, ...rest] = x.shape;
-    if (t0 === 0 && count === n) return tf.clone(x);
-    const inner = rest.reduce((a, v) => a * v, 1);
-    return tf.reshape(tf.slice(tf.reshape(x, [b, n, inner]), [0, t0, 0], [b, count, inner]), [b, count, ...rest]);
-  });
-}
-
 /** Splits a clip [B, T, ...rest] into consecutive frame ranges of the given lengths (one op). */
 export function splitFrames(x: tf.Tensor, sizes: number[]): tf.Tensor[] {
   return tf.tidy(() => {
@@ -178,12 +168,6 @@ export function splitFrames(x: tf.Tensor, sizes: number[]): tf.Tensor[] {
     const inner = rest.reduce((a, v) => a * v, 1);
     return split(tf.reshape(x, [b, n, inner]), sizes, 1).map((p, i) => tf.reshape(p, [b, sizes[i], ...rest]));
   });
-}
-
-/** Folds the clip axis into the batch: [B, T, ...rest] → [B·T, ...rest]. */
-export function flattenClip(x: tf.Tensor): tf.Tensor {
-  const [b, t, ...rest] = x.shape;
-  return tf.reshape(x, [b * t, ...rest]);
 }
 
 /**

@@ -6,8 +6,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module';
 import { BasicEncoder } from './extractor';
-import { BasicUpdateBlock } from './update';
+import { BasicUpdateBlock, type GruContext } from './update';
 import { CorrPyramid } from './corr';
+import { loadPretrained } from '../weights';
 
 export const RAFT_DEFAULT_ITERS = 20;
 /** Official default path of the pretrained checkpoint (model/modules/flow_comp_raft.py). */
@@ -142,14 +143,16 @@ export class RAFT extends Module {
     }));
     let net = net0;
     let coords1 = coords0.clone();
+    let gruContext: GruContext | null = null;
     try {
+      gruContext = this.update_block.gru.prepare(inp);
       if (dbg) dbg.flowPredictions = [];
       for (let it = 0; it < iters; it++) {
         const next = tf.tidy(() => {
           const corr = pyramid.lookup(coords1);
           if (dbg && it === 0) dbg.corrLookupIter0 = keep0(corr);
           const flow = tf.sub(coords1, coords0) as tf.Tensor4D;
-          const r = this.update_block.forward(net, inp, corr, flow);
+          const r = this.update_block.forward(net, inp, corr, flow, gruContext!);
           const c1 = tf.add(coords1, r.delta) as tf.Tensor4D;
           if (dbg && it < nPred) {
             const up = upsampleFlow(tf.sub(c1, coords0) as tf.Tensor4D, this.update_block.upMask(r.net));
@@ -172,6 +175,7 @@ export class RAFT extends Module {
         return { flowLow, flowUp };
       });
     } finally {
+      gruContext?.dispose();
       pyramid.dispose();
       coords0.dispose();
       coords1.dispose();
@@ -278,6 +282,5 @@ export function raftBi(model: RAFT, frames: tf.Tensor, opts: RaftBiOptions = {})
  * safetensors files. Pretrained weights are user-supplied; nothing is ever downloaded.
  */
 export function loadRaft(file: string = DEFAULT_RAFT_WEIGHTS): RAFT {
-  const { loadPretrained } = require('../weights') as typeof import('../weights');
   return loadPretrained(() => new RAFT(), file, 'RAFT', 'raft-things.pth from the official ProPainter release');
 }

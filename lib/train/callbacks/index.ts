@@ -6,7 +6,7 @@ export { TensorBoardLogger } from './tensorboard';
 export { CheckpointEvery } from './checkpoint';
 export { ValidateEvery } from './validation';
 export { StopOnSignal } from './signals';
-export { SampleImages, readSampleIndex, SAMPLES_DIR } from './samples';
+export { SampleImages, readSampleIndex } from './samples';
 export type { SampleEntry } from './samples';
 export { LivePlot } from './live';
 export type { LivePlotOptions } from './live';

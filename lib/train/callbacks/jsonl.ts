@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Callback, StopReason } from './callback';
 import type { Run, StepRecord, ValidationRecord } from '../loop';
+import { LOG_FILE } from '../run-folder';
 
 export class JsonlLogger implements Callback {
   private fd = -1;
@@ -17,7 +18,7 @@ export class JsonlLogger implements Callback {
   }
 
   onTrainStart(run: Run): void {
-    const file = this.file || path.join(this.dir ?? run.config.save_dir, 'log.jsonl');
+    const file = this.file || path.join(this.dir ?? run.config.save_dir, LOG_FILE);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     (this as { file: string }).file = file;
     this.fd = fs.openSync(file, 'a');

@@ -7,7 +7,7 @@
  */
 import type { Callback } from './callback';
 import type { Run, StepRecord, ValidationRecord } from '../loop';
-import type { LiveCurves, LiveCurvesOptions } from '../../viz/charts';
+import { LiveCurves, LiveCurvesOptions } from '../../viz/charts';
 
 export interface LivePlotOptions extends LiveCurvesOptions {
   /** Scalars to draw (default: every `loss/*`); `lr` is the learning rate. */
@@ -23,8 +23,7 @@ export class LivePlot implements Callback {
   constructor(private readonly opts: LivePlotOptions = {}) {}
 
   private make(title: string): LiveCurves {
-    const { LiveCurves: Curves } = require('../../viz/charts') as typeof import('../../viz/charts');
-    return new Curves({ xTitle: 'iteration', ...this.opts, title });
+    return new LiveCurves({ xTitle: 'iteration', ...this.opts, title });
   }
 
   onStepEnd(run: Run, rec: StepRecord): void {

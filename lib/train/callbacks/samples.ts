@@ -11,9 +11,7 @@ import type { Callback } from './callback';
 import type { Run, StepRecord, ValidationRecord } from '../loop';
 import { encodePng, RgbImage } from '../../viz/image';
 import { writeFileAtomic, writeFileAtomicAsync } from '../../io/atomic';
-
-export const SAMPLES_DIR = 'samples';
-export const SAMPLES_INDEX = 'samples.jsonl';
+import { SAMPLES_DIR, SAMPLES_INDEX, pad6 } from '../run-folder';
 
 export interface SampleEntry {
   iteration: number;
@@ -54,7 +52,7 @@ export class SampleImages implements Callback {
   private write(images: Record<string, RgbImage>, iteration: number, phase: SampleEntry['phase']): Promise<void> {
     const dir = this.dir;
     for (const [tag, img] of Object.entries(images)) {
-      const entry: SampleEntry = { iteration, tag, file: `${String(iteration).padStart(6, '0')}_${tagFileName(tag)}.png`, phase };
+      const entry: SampleEntry = { iteration, tag, file: `${pad6(iteration)}_${tagFileName(tag)}.png`, phase };
       // The index line is appended only once its image is complete on disk.
       this.pending = this.pending.then(async () => {
         await writeFileAtomicAsync(path.join(dir, entry.file), await encodePng(img));

@@ -7,6 +7,7 @@ import * as path from 'path';
 import type { Callback } from './callback';
 import type { Run, StepRecord, ValidationRecord } from '../loop';
 import { SummaryWriter } from '../tensorboard';
+import { TENSORBOARD_DIR } from '../run-folder';
 import { encodePng, RgbImage } from '../../viz/image';
 
 export class TensorBoardLogger implements Callback {
@@ -19,7 +20,7 @@ export class TensorBoardLogger implements Callback {
   constructor(private readonly logdir?: string) {}
 
   onTrainStart(run: Run): void {
-    this.writer = new SummaryWriter(this.logdir ?? path.join(run.config.save_dir, 'tb'));
+    this.writer = new SummaryWriter(this.logdir ?? path.join(run.config.save_dir, TENSORBOARD_DIR));
     if (run.iteration === 0) this.writer.text('config', '```\n' + JSON.stringify(run.config, null, 2) + '\n```', 0);
   }
 

@@ -42,7 +42,8 @@ export const rows: HostileRow[] = [
       s.write('evil.ts', 'require("fs").writeFileSync("PWNED", "x"); export const run = 1;');
       return [fixture(s, `${path.relative(path.join(ROOT, 'lib', 'fixtures', 'components'), s.at('evil'))}_synth_1`)];
     },
-    (s) => new RegExp(`^${lit(s.at(''))}.*\\.safetensors: component "(\\.\\./)+.*evil\\.ts" points outside`),
+    // Components are an explicit registry: a name from a fixture never reaches the filesystem.
+    (s) => new RegExp(`^${lit(s.at(''))}.*\\.safetensors: not implemented: (\\.\\./)+.*evil$`),
   ),
   check(
     'a fixture file with a bad safetensors header',

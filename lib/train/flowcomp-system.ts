@@ -1,33 +1,36 @@
 /**
  * Flow-completion training (core/trainer_flow_w_edge.py, spec §10.4): ground-truth flows of the
  * local frames from frozen RAFT (eval, no gradient) or from .flo files, Canny edges of those
- * flows, `forward_bidirect_flow` of the RecurrentFlowCompleteNet in training mode (flows and
- * edges), and flow_weight·(L1 + smoothness) + warp_weight·census + edge_weight·edge loss, one Adam
- * step with the scheduled learning rate.
+ * flows, `forward_bidirect_flow` of the flow-completion network named by networks.generator in
+ * training mode (flows and edges), the flow loss terms of the registry (flow_weight·(L1 +
+ * smoothness) + warp_weight·census + edge_weight·edge by default), one Adam step with the
+ * scheduled learning rate.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { RecurrentFlowCompleteNet, completeFlows } from '../models/flow-completion';
+import { completeFlows } from '../models/flow-completion';
 import { RAFT, raftBi } from '../models/raft';
+import { FlowCompleter, buildNetwork } from '../models/networks';
 import { flowEdges } from '../ops';
-import { flowCompletionLoss } from '../losses';
+import { flattenClip, framesRange } from '../ops/frames';
+import { LossNetworks, activeTerms, lossContext, weightedLoss } from '../losses';
 import { epe } from '../eval/metrics';
 import type { BatchTensors } from '../data/tensors';
 import type { Sample } from '../data/sample';
 import type { TrainConfig } from './config';
 import type { Adam } from './optim';
+import type { CheckpointContents } from './checkpoint';
 import { flowToColor } from '../viz/flow';
 import { frameGrid, RgbImage } from '../viz/image';
 import {
-  Log, StepContext, StepResult, SystemState, TrainingSystem, accumulate, adamFor, clipRange, flattenTime, loadNetworkWeights,
-  namedGrads, optimizerStep, readScalar, ValidationSample,
+  CheckpointedParts, Log, StepContext, StepResult, SystemState, TrainingSystem, ValidationSample, accumulate, adamFor, applyGradients,
+  loadFrozen, loadInitWeights, loadPartsState, namedGrads, partsState, raftWeights, readScalar,
 } from './system';
 
-/** Frozen RAFT (eval mode, never on the tape) for ground-truth flows computed on the fly. */
-export function frozenRaft(cfg: TrainConfig, log: Log): RAFT {
+/** Frozen RAFT (eval mode, never on the tape) for ground-truth flows computed on the fly; the weights found are recorded in the config. */
+export function frozenRaft(cfg: TrainConfig, log: Log, weights = raftWeights(cfg)): RAFT {
   const raft = new RAFT();
-  loadNetworkWeights(raft, cfg.networks.raft, 'networks.raft', cfg.networks.allow_det_init, log, 'RAFT (frozen)');
-  raft.requiresGrad(false);
-  raft.eval();
+  loadFrozen(raft, weights, cfg, log);
+  cfg.networks.raft = weights.record;
   return raft;
 }
 
@@ -36,7 +39,7 @@ export function groundTruthFlows(b: BatchTensors, local: tf.Tensor5D, raft: RAFT
   const n = local.shape[1] - 1;
   if (b.flowsF && b.flowsB) {
     if (b.flowsF.shape[1] < n) throw new Error(`batch has ${b.flowsF.shape[1]} flows per direction, the ${n + 1} local frames need ${n}`);
-    return [clipRange(b.flowsF, 0, n), clipRange(b.flowsB, 0, n)];
+    return [framesRange(b.flowsF, 0, n) as tf.Tensor5D, framesRange(b.flowsB, 0, n) as tf.Tensor5D];
   }
   if (!raft) {
     throw new Error(
@@ -52,45 +55,44 @@ export function groundTruthFlows(b: BatchTensors, local: tf.Tensor5D, raft: RAFT
 function edgesOf(flows: tf.Tensor5D): tf.Tensor5D {
   return tf.tidy(() => {
     const [b, n, h, w] = flows.shape;
-    return tf.reshape(flowEdges(flattenTime(flows)), [b, n, h, w, 1]) as tf.Tensor5D;
+    return tf.reshape(flowEdges(flattenClip(flows) as tf.Tensor4D), [b, n, h, w, 1]) as tf.Tensor5D;
   });
 }
 
 export class FlowCompletionSystem implements TrainingSystem {
-  readonly net: RecurrentFlowCompleteNet;
+  readonly net: FlowCompleter;
   readonly raft: RAFT | null;
   readonly opt: Adam;
+  private readonly lossNets: LossNetworks;
 
-  constructor(readonly config: TrainConfig, log: Log) {
-    this.net = new RecurrentFlowCompleteNet();
-    if (config.networks.init_generator) loadNetworkWeights(this.net, config.networks.init_generator, 'networks.init_generator', false, log, 'flow-completion net (init)');
+  constructor(readonly config: TrainConfig, private readonly log: Log) {
+    const raftFrom = config.datasets.train.load_flow ? null : raftWeights(config); // a missing file fails before any build
+    this.net = buildNetwork('flow_completion', config.networks.generator);
+    if (config.networks.init_generator) loadInitWeights(this.net, config.networks.init_generator, 'networks.init_generator', config, log, 'flow-completion net');
     this.net.train();
-    this.raft = config.datasets.train.load_flow ? null : frozenRaft(config, log);
+    this.raft = raftFrom ? frozenRaft(config, log, raftFrom) : null;
     this.opt = adamFor(this.net, config);
+    this.lossNets = new LossNetworks(() => this.config.loss, log);
   }
 
   trainStep(batches: BatchTensors[], ctx: StepContext): StepResult {
     const cfg = this.config;
     const L = cfg.datasets.train.num_local_frames;
+    this.lossNets.ensure(activeTerms('flow', cfg.loss));
     const sums: Record<string, number> = {};
     let grads: Map<string, tf.Tensor> | null = null;
     let images: Record<string, RgbImage> | undefined;
     for (const b of batches) {
-      const local = clipRange(b.frames, 0, L);
-      const localMasks = clipRange(b.masks, 0, L);
+      const local = framesRange(b.frames, 0, L) as tf.Tensor5D;
+      const localMasks = framesRange(b.masks, 0, L) as tf.Tensor5D;
       const gt = groundTruthFlows(b, local, this.raft, cfg.networks.raft_iters);
       const gtEdges: [tf.Tensor5D, tf.Tensor5D] = [edgesOf(gt[0]), edgesOf(gt[1])];
-      const parts: Record<string, tf.Scalar> = {};
+      let parts: Record<string, tf.Scalar> = {};
       let kept: tf.Tensor[] = [];
       const { value, grads: g } = namedGrads(() => {
         const out = this.net.forwardBidirectFlow(gt, localMasks);
-        const r = flowCompletionLoss({
-          pred: out.flows, gt, masks: localMasks, frames: local, predEdges: out.edges, gtEdges,
-          flowWeight: cfg.loss.flow_weight, warpWeight: cfg.loss.warp_weight, edgeWeight: cfg.loss.edge_weight,
-        });
-        parts['loss/flow_loss'] = tf.keep(r.flow);
-        parts['loss/warp_loss'] = tf.keep(r.warp);
-        if (r.edge) parts['loss/edge_loss'] = tf.keep(r.edge);
+        const r = weightedLoss('flow', cfg.loss, { pred: out.flows, gt, masks: localMasks, frames: local, predEdges: out.edges, gtEdges }, lossContext(cfg.loss, this.lossNets));
+        parts = Object.fromEntries(Object.entries(r.parts).map(([k, t]) => [k, tf.keep(t)]));
         if (ctx.wantImages && !images) kept = [tf.keep(out.flows[0]), ...(out.edges ? [tf.keep(out.edges[0])] : [])];
         return r.total;
       }, this.net.namedParameters());
@@ -100,14 +102,14 @@ export class FlowCompletionSystem implements TrainingSystem {
       if (kept.length) images = this.sampleImages(gt, gtEdges, localMasks, kept[0] as tf.Tensor5D, kept[1] as tf.Tensor5D | undefined);
       tf.dispose([local, localMasks, ...gt, ...gtEdges, ...kept]);
     }
-    const norm = optimizerStep(this.opt, grads!, ctx.lr, batches.length, cfg.grad_clip);
+    const norm = applyGradients('G', this.opt, grads!, ctx.lr, batches.length, cfg, ctx);
     const scalars: Record<string, number> = {};
     for (const [k, v] of Object.entries(sums)) scalars[k] = v / batches.length;
     if (norm !== null) scalars['grad_norm/G'] = norm;
     return { scalars, images };
   }
 
-  /** Sample 0, flow index t = min(5, L−2): GT / masked GT / prediction, flows and edges. */
+/** Sample 0, flow index t = min(5, L−2): GT / masked GT / prediction, flows and edges. */
   private sampleImages(gt: tf.Tensor5D[], gtEdges: tf.Tensor5D[], masks: tf.Tensor5D, pred: tf.Tensor5D, predEdge?: tf.Tensor5D): Record<string, RgbImage> {
     const t = Math.min(5, gt[0].shape[1] - 1);
     const out: Record<string, RgbImage> = { 'img/flow-f:gt-pred': this.flowStrip(gt[0], masks, pred, t) };
@@ -160,25 +162,23 @@ export class FlowCompletionSystem implements TrainingSystem {
     }
   }
 
-  state(): SystemState {
-    return { gen: this.net.stateDict(), optimizers: { G: this.opt.stateDict() } };
+  private get parts(): CheckpointedParts {
+    return { gen: [this.net, this.opt], dis: null };
   }
 
-  loadState(s: SystemState, source: string): void {
-    try {
-      this.net.loadStateDict(s.gen);
-    } catch (e) {
-      (e as Error).message = `${source} (gen): ${(e as Error).message}`;
-      throw e;
-    }
-    if (!s.optimizers.G) throw new Error(`${source}: no optimizer state "G"`);
-    this.opt.loadStateDict(s.optimizers.G, `${source} (optimizer G)`);
+  state(): SystemState {
+    return partsState(this.parts);
+  }
+
+  loadState(s: CheckpointContents, source: string): void {
+    loadPartsState(this.parts, s, source, this.config, this.log);
   }
 
   dispose(): void {
     this.net.dispose();
     this.raft?.dispose();
     this.opt.dispose();
+    this.lossNets.dispose();
   }
 }
 

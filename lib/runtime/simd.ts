@@ -1,0 +1,66 @@
+/**
+ * The pack's own SIMD kernels (lib/runtime/simd/kernels.wat, built by scripts/build-wasm.mjs into
+ * the committed kernels.wasm / kernels-shared.wasm): a small wasm module instantiated on
+ * tfjs-backend-wasm's own WebAssembly.Memory, so it reads and writes tensors in place by their
+ * heap offsets. The threaded build's memory is shared, which the import must declare: that is
+ * the -shared variant.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { WasmBackend } from './wasm-util';
+
+export interface SimdKernels {
+  /** Winograd F(2×2, 3×3) filter transform: g [3][3][n] → u [16][n]; n % 4 == 0. */
+  wino_weights(g: number, u: number, n: number): void;
+  /** Input transform of tiles t0 … t0+cnt−1 (see kernels.wat); c % 4 == 0. */
+  wino_input(x: number, zero: number, v: number, h: number, w: number, c: number, th: number, tw: number, pT: number, pL: number, t0: number, cnt: number): void;
+  /** Output transform; co % 4 == 0. */
+  wino_output(mtab: number, y: number, dump: number, oh: number, ow: number, co: number, th: number, tw: number, t0: number, cnt: number): void;
+  /** Winograd F(4, 5) filter transform: g [5][n] → u [8][n]; n % 4 == 0. */
+  wino1d_weights(g: number, u: number, n: number): void;
+  /** F(4, 5) input transform along W (vert 0) or H (vert 1); c % 4 == 0. */
+  wino1d_input(x: number, zero: number, v: number, h: number, w: number, c: number, th: number, tw: number, pT: number, pL: number, t0: number, cnt: number, vert: number): void;
+  /** F(4, 5) output transform; co % 4 == 0. */
+  wino1d_output(mtab: number, y: number, dump: number, oh: number, ow: number, co: number, th: number, tw: number, t0: number, cnt: number, vert: number): void;
+  /** out[r] = Σ_i w_i[r]·flat[idx_i[r]] for r < k, rows of c floats (c % 4 == 0; no bounds checks). */
+  bilinear_gather(flat: number, c: number, k: number, i0: number, i1: number, i2: number, i3: number, w0: number, w1: number, w2: number, w3: number, out: number): void;
+}
+
+// The project's TypeScript libs do not declare the WebAssembly namespace: the parts used here.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+}
+interface WasmApi {
+  Memory: new (d: { initial: number }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { exports: unknown };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface EmscriptenModule {
+  /** The threaded build's (shared) memory. */
+  wasmMemory?: WasmMemory;
+  /** The plain build's exports, its memory among them. */
+  asm?: { memory?: WasmMemory };
+}
+
+const instances = new WeakMap<object, SimdKernels | null>();
+
+/** The SIMD kernels bound to this backend's heap, or null if they cannot be loaded here. */
+export function simdKernels(backend: WasmBackend): SimdKernels | null {
+  const mod = (backend as unknown as { wasm: EmscriptenModule }).wasm;
+  if (instances.has(mod)) return instances.get(mod)!;
+  let k: SimdKernels | null = null;
+  try {
+    const memory = mod.wasmMemory ?? mod.asm?.memory;
+    if (memory instanceof WA.Memory) {
+      const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+      const bytes = fs.readFileSync(path.join(__dirname, 'simd', shared ? 'kernels-shared.wasm' : 'kernels.wasm'));
+      k = new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports as SimdKernels;
+    }
+  } catch {
+    k = null; // no SIMD or an unexpected module layout: callers keep their composed path
+  }
+  instances.set(mod, k);
+  return k;
+}

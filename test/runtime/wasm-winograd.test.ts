@@ -1,0 +1,107 @@
+/**
+ * Winograd Conv2D of the wasm pack (SIMD transforms + XNNPACK GEMMs) against the cpu backend's
+ * direct convolution: paddings (same, valid, explicit asymmetric), batches, odd sizes, channel
+ * counts that are not multiples of 4, chunked tiles, and the input gradient (which runs Conv2D
+ * with the flipped filter); and the committed .wasm files against a fresh build of the source.
+ */
+import { describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { useBackend } from '../../lib/runtime';
+import { winogradOptions } from '../../lib/runtime/wasm-winograd';
+import { simdKernels } from '../../lib/runtime/simd';
+import { assertClose, seeded } from '../helpers';
+
+type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+
+async function conv(be: 'cpu' | 'wasm', xs: number[], co: number, pad: Pad, grad = false, k: [number, number] = [3, 3]): Promise<Float32Array[]> {
+  await useBackend(be);
+  return tf.tidy(() => {
+    const x = tf.tensor4d(seeded(xs.reduce((a, b) => a * b, 1), 5), xs as [number, number, number, number]);
+    const w = tf.tensor4d(seeded(k[0] * k[1] * xs[3] * co, 6, -0.2, 0.2), [k[0], k[1], xs[3], co]);
+    const y = tf.conv2d(x, w, 1, pad);
+    const out = [y.dataSync() as Float32Array];
+    if (grad) {
+      const dy = tf.tensor(seeded(y.size, 7), y.shape);
+      const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, w, 1, pad), dy)))(x);
+      out.push(g.dataSync() as Float32Array);
+    }
+    return out;
+  });
+}
+
+describe('Winograd Conv2D on wasm vs cpu', () => {
+  const saved = { ...winogradOptions };
+  const cases: Array<{ x: number[]; co: number; pad: Pad; chunk?: number; k?: [number, number] }> = [
+    { x: [1, 9, 11, 8], co: 8, pad: 'same' },
+    // F(4, 5) along W and along H (RAFT's ConvGRU pads (0, 2) and (2, 0)).
+    { x: [1, 5, 14, 8], co: 12, pad: [[0, 0], [0, 0], [2, 2], [0, 0]], k: [1, 5] },
+    { x: [2, 13, 6, 12], co: 8, pad: [[0, 0], [2, 2], [0, 0], [0, 0]], k: [5, 1] },
+    { x: [1, 11, 9, 6], co: 6, pad: 'valid', k: [5, 1], chunk: 8 * 8 * 3 },
+    { x: [2, 8, 7, 12], co: 4, pad: 'valid' },
+    { x: [1, 6, 10, 6], co: 10, pad: 'same' }, // channels padded to multiples of 4
+    { x: [1, 7, 9, 8], co: 8, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+    { x: [3, 10, 9, 8], co: 12, pad: 'same', chunk: 16 * 12 * 5 }, // 5 tiles per chunk
+  ];
+  for (const c of cases) {
+    test(`${(c.k ?? [3, 3]).join('×')} x ${JSON.stringify(c.x)} → ${c.co}, pad ${JSON.stringify(c.pad)}${c.chunk ? ', chunked' : ''}`, async () => {
+      const ref = await conv('cpu', c.x, c.co, c.pad, true, c.k);
+      Object.assign(winogradOptions, { minIn: 1, minOut: 1, chunkFloats: c.chunk ?? saved.chunkFloats });
+      try {
+        await useBackend('wasm');
+        const before = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+        const got = await conv('wasm', c.x, c.co, c.pad, true, c.k);
+        assert.equal((tf.backend() as unknown as { numDataIds(): number }).numDataIds(), before, 'heap buffers leaked');
+        assertClose(got[0], ref[0], 1e-5, 'output');
+        assertClose(got[1], ref[1], 1e-5, 'input gradient');
+      } finally {
+        Object.assign(winogradOptions, saved);
+      }
+    });
+  }
+
+  test('the SIMD module loads on the wasm heap, and the thresholds keep small convs on XNNPACK', async () => {
+    await useBackend('wasm');
+    assert.ok(simdKernels(tf.backend() as never), 'SIMD kernels available');
+    // Below the thresholds the result is the stock convolution's, bit for bit.
+    const x = tf.tensor4d(seeded(1 * 6 * 6 * 8, 8), [1, 6, 6, 8]);
+    const w = tf.tensor4d(seeded(9 * 8 * 8, 9), [3, 3, 8, 8]);
+    const a = tf.conv2d(x, w, 1, 'same').dataSync();
+    winogradOptions.enabled = false;
+    const b = tf.conv2d(x, w, 1, 'same').dataSync();
+    winogradOptions.enabled = true;
+    assert.deepEqual(Array.from(a), Array.from(b));
+    tf.dispose([x, w]);
+  });
+});
+
+test('the committed SIMD .wasm files are a fresh build of kernels.wat', async () => {
+  const { buildSimdKernels } = (await import('../../scripts/build-wasm.mjs')) as { buildSimdKernels(): Promise<Record<string, Buffer>> };
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const built = await buildSimdKernels();
+  for (const [name, bytes] of Object.entries(built)) {
+    assert.ok(fs.readFileSync(path.join(__dirname, '..', '..', 'lib', 'runtime', 'simd', name)).equals(bytes), `${name} is stale: run node scripts/build-wasm.mjs`);
+  }
+});
+
+describe('BilinearGather (fused bilinear sampling forward) on wasm', () => {
+  test('same bits as the composed gathers, products and sums; grid sample and deform conv match cpu', async () => {
+    await useBackend('wasm');
+    const { BILINEAR_GATHER } = await import('../../lib/runtime/wasm-sampling');
+    const rows = 50;
+    const k = 37;
+    for (const c of [8, 3]) {
+      const flat = tf.tensor2d(seeded(rows * c, 21), [rows, c]);
+      const idx = [0, 1, 2, 3].map((i) => tf.tensor2d(Int32Array.from({ length: k }, (_, r) => (r * 7 + i * 13) % rows), [k, 1], 'int32'));
+      const ws = [0, 1, 2, 3].map((i) => tf.tensor2d(seeded(k, 30 + i, 0, 1), [k, 1]));
+      const fused = tf.engine().runKernel(BILINEAR_GATHER, { flat, i0: idx[0], i1: idx[1], i2: idx[2], i3: idx[3], w0: ws[0], w1: ws[1], w2: ws[2], w3: ws[3] }) as tf.Tensor;
+      const composed = tf.tidy(() => idx.map((ix, i) => tf.mul(tf.gatherND(flat, ix), ws[i])).reduce((a, b) => tf.add(a, b)));
+      assert.deepEqual(Array.from(fused.dataSync()), Array.from(composed.dataSync()), `c = ${c}`);
+      const bad = tf.tensor2d([rows], [1, 1], 'int32');
+      assert.throws(() => tf.engine().runKernel(BILINEAR_GATHER, { flat, i0: bad, i1: bad, i2: bad, i3: bad, w0: ws[0], w1: ws[1], w2: ws[2], w3: ws[3] }), /corner row 50 is not in \[0, 50\)/);
+      tf.dispose([flat, ...idx, ...ws, fused, composed, bad]);
+    }
+  });
+});
