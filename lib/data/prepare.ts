@@ -25,7 +25,7 @@ import { Rng } from './rng';
 import { synthVideo } from './synth';
 import { forEachLimit } from './fsutil';
 import { loadFrameSource } from './sources';
-import { ensureDir, fsyncDir, writeFileAtomicAsync } from '../io/atomic';
+import { ensureDir, fsyncDir, removeStaleTemps, writeFileAtomicAsync } from '../io/atomic';
 import { isInside, resolveInside } from '../io/paths';
 
 export interface Failure {
@@ -63,8 +63,7 @@ export function openStaging(finalDir: string): string {
 
 /** Renames a complete staging folder to its final name. */
 export function commitStaged(staging: string, finalDir: string): void {
-  // temporary files of an earlier, killed run (each frame is written as .<name>.<pid>.<n>.tmp)
-  for (const n of fs.readdirSync(staging)) if (n.startsWith('.') && n.endsWith('.tmp')) fs.rmSync(path.join(staging, n), { force: true });
+  removeStaleTemps(staging); // temporary files of an earlier, killed run
   fsyncDir(staging);
   fs.renameSync(staging, finalDir);
   fsyncDir(path.dirname(finalDir));

@@ -13,6 +13,46 @@ function tempName(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${++counter}.tmp`);
 }
 
+/** The pid of the process that wrote `name` when it is one of tempName's names, else null. */
+export function tempNameWriter(name: string): number | null {
+  const m = /^\..+\.(\d+)\.\d+\.tmp$/.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files that writes killed mid-way (SIGKILL, power loss) left in `dir`
+ * (not below it): only names of tempName's pattern, and not those of another process that is
+ * still running (it may be writing them now). Returns the names removed.
+ */
+export function removeStaleTemps(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const pid = tempNameWriter(n);
+    if (pid === null || (pid !== process.pid && isRunning(pid))) continue;
+    const p = path.join(dir, n);
+    if (!fs.lstatSync(p).isFile()) continue;
+    fs.rmSync(p, { force: true });
+    removed.push(n);
+  }
+  return removed;
+}
+
 /** fsync a directory so a rename inside it is durable (best effort: not supported everywhere). */
 export function fsyncDir(dir: string): void {
   try {

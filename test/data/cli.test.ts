@@ -146,7 +146,7 @@ test('resize: frame folders and .mp4 files, skips finished videos, resumes an in
   fs.rmSync(path.join(out, 'clip'), { recursive: true });
   fs.mkdirSync(path.join(out, '.clip.partial'));
   fs.copyFileSync(path.join(CLIP_FRAMES, '00079.jpg'), path.join(out, '.clip.partial', '00001.jpg'));
-  fs.writeFileSync(path.join(out, '.clip.partial', '.00002.jpg.999.1.tmp'), 'half-written by a killed run');
+  fs.writeFileSync(path.join(out, '.clip.partial', '.00002.jpg.99999999.1.tmp'), 'half-written by a killed run (a pid above any pid_max: not running)');
   const resumed = cli('resize', '--input_dir', 'raw', '--output_dir', 'out/JPEGImages_216_120', '--width', '216', '--height', '120');
   assert.equal(resumed.code, 0, resumed.err);
   assert.ok(!fs.existsSync(path.join(out, '.clip.partial')));
