@@ -21,6 +21,8 @@ import { createSystem } from '../lib/train/systems';
 import type { BatchTensors } from '../lib/data/tensors';
 import { fmtBytes, fmtMs, parseArgs, wasmHeapBytes } from './util';
 import { PYTORCH_REFERENCE, fmtRatio } from './reference';
+import { trainStepHeapBytes } from '../lib/train/step-memory';
+import { WASM_HEAP_BUDGET } from '../lib/models/analyze';
 
 function batch(h: number, w: number, local: number, ref: number): BatchTensors {
   return tf.tidy(() => {
@@ -42,22 +44,6 @@ function batch(h: number, w: number, local: number, ref: number): BatchTensors {
     const f = tf.concat([tf.add(tf.mul(fu, tf.onesLike(tf.add(xs, ys))), tf.mul(obj, 3)), tf.mul(fv, tf.ones([1, n, h, w, 1]))], 4) as tf.Tensor5D;
     return { frames, masks: tf.mul(masks, tf.ones([1, t, 1, 1, 1])) as tf.Tensor5D, flowsF: f, flowsB: tf.neg(f) as tf.Tensor5D } as unknown as tf.TensorContainer;
   }) as unknown as BatchTensors;
-}
-
-/**
- * Measured wasm heap of one step (this machine, wasm kernel pack on): flow completion
- * (checkpointed network; it uses the local frames only) 0.89 GiB at 120×216 with 5 local frames,
- * 3.06 GiB at 240×432 with 5 (≈ 0.17 GiB fixed, the rest growing with pixels × local frames,
- * mostly the loss's activations; 2.99 GiB at 120×216 before checkpointing); ProPainter
- * (checkpointed generator) 1.29 GiB at 64×64 with 3+1 frames, 2.06 GiB at 120×216 with 5+1
- * (≈ 1.2 GiB of weights, Adam state and segment overhead, the rest growing with pixels × frames).
- * Steps estimated over 3.6 GiB would not fit the 4 GiB wasm32 heap (an exhausted heap is fatal),
- * so on wasm they are skipped unless --force is given.
- */
-function estimateHeapGiB(kind: 'flowcomp' | 'propainter', h: number, w: number, local: number, ref: number): number {
-  return kind === 'propainter'
-    ? 1.2 + ((2.06 - 1.2) * (h * w * (local + ref))) / (120 * 216 * 6)
-    : 0.17 + ((0.89 - 0.17) * (h * w * local)) / (120 * 216 * 5);
 }
 
 export type TrainKind = 'flowcomp' | 'propainter';
@@ -90,11 +76,12 @@ export function trainWorkload(kind: TrainKind, h: number, w: number, local: numb
 }
 
 async function benchOne(kind: TrainKind, h: number, w: number, local: number, ref: number, reps: number, force: boolean): Promise<void> {
-  const est = estimateHeapGiB(kind, h, w, local, ref);
-  if (tf.getBackend() === 'wasm' && est > 3.6 && !force) {
+  // The estimate training refuses configs with (lib/train/step-memory.ts); --force runs anyway.
+  const est = trainStepHeapBytes({ model: kind === 'flowcomp' ? 'recurrent_flow_completion' : 'propainter', height: h, width: w, localFrames: local, refFrames: ref, batch: 1 });
+  if (tf.getBackend() === 'wasm' && est > WASM_HEAP_BUDGET && !force) {
     console.log(
-      `${kind} train step ${h}×${w}, ${local}+${ref} frames, batch 1: SKIPPED on wasm — needs ≈ ${est.toFixed(1)} GiB of heap ` +
-        `(scaled from measured steps), over the 4 GiB wasm32 limit. Try --size 64x64 --local 3 --ref 1, the tensorflow backend, or --force.`,
+      `${kind} train step ${h}×${w}, ${local}+${ref} frames, batch 1: SKIPPED on wasm — needs ≈ ${fmtBytes(est)} of heap ` +
+        `(scaled from measured steps), over the ${fmtBytes(WASM_HEAP_BUDGET)} budget. Try --size 64x64 --local 3 --ref 1, the tensorflow backend, or --force.`,
     );
     return;
   }

@@ -5,7 +5,7 @@ import { batchBuffers } from './sample';
 import { createDataset, Dataset, DatasetSpec } from './spec';
 
 const port = parentPort!;
-const data = workerData as { spec: DatasetSpec; workerIndex: number };
+const data = workerData as { spec: DatasetSpec; workerIndex: number; skipBadSamples: number };
 let ds: Dataset | null = null;
 try {
   ds = createDataset(data.spec);
@@ -16,7 +16,7 @@ try {
 port.on('message', (m: { type: string; job: Job }) => {
   if (m.type !== 'job' || !ds) return;
   const { job } = m;
-  computeBatch(ds, job).then(
+  computeBatch(ds, job, data.skipBadSamples).then(
     (batch) => port.postMessage({ type: 'batch', id: job.id, batch }, batchBuffers(batch)),
     (e: unknown) => port.postMessage({ type: 'error', id: job.id, message: e instanceof Error ? e.message : String(e) }),
   );

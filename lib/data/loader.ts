@@ -35,6 +35,12 @@ export interface LoaderOptions {
   /** Resume position. */
   startEpoch?: number;
   startBatch?: number;
+  /**
+   * Unreadable samples (a corrupt frame, a missing flow) skipped in a row before the iteration
+   * fails anyway (default 0: the first one fails it, naming the file). A skipped sample is
+   * replaced by the next dataset index's and reported in `Batch.skipped`.
+   */
+  skipBadSamples?: number;
 }
 
 export interface Job {
@@ -51,10 +57,24 @@ interface WorkerMessage {
   message?: string;
 }
 
-/** Computes one batch in the current thread (what a worker does for a job). */
-export async function computeBatch(ds: Dataset, job: Job): Promise<Batch> {
-  const samples = await Promise.all(job.indices.map((i) => ds.getItem(i, job.epoch)));
-  return collate(samples, job.epoch, job.batch);
+/** Computes one batch in the current thread (what a worker does for a job); see LoaderOptions.skipBadSamples. */
+export async function computeBatch(ds: Dataset, job: Job, skipBadSamples = 0): Promise<Batch> {
+  const skipped: string[] = [];
+  const sample = async (index: number) => {
+    for (let k = 0; ; k++) {
+      try {
+        return await ds.getItem((index + k) % ds.length, job.epoch);
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        if (skipBadSamples === 0) throw e;
+        if (k + 1 >= skipBadSamples) throw new Error(`${k + 1} unreadable samples in a row (the dataset looks broken); the last: ${msg}`);
+        skipped.push(msg);
+      }
+    }
+  };
+  const b = collate(await Promise.all(job.indices.map(sample)), job.epoch, job.batch);
+  if (skipped.length) b.skipped = skipped;
+  return b;
 }
 
 interface Pending {
@@ -70,14 +90,14 @@ class WorkerPool {
   private dead: Error | null = null;
   private closing = false;
 
-  constructor(n: number, spec: DatasetSpec) {
+  constructor(n: number, spec: DatasetSpec, skipBadSamples: number) {
     const entry = path.join(__dirname, 'loader-worker.ts');
     const tsx = require.resolve('tsx/cjs');
     const code = `const { workerData } = require('worker_threads'); require(workerData.tsx); require(workerData.entry);`;
     for (let i = 0; i < n; i++) {
       const w = new Worker(code, {
         eval: true,
-        workerData: { tsx, entry, spec, workerIndex: i },
+        workerData: { tsx, entry, spec, workerIndex: i, skipBadSamples },
         execArgv: process.execArgv.filter((a) => !a.startsWith('--test')),
       });
       w.unref();
@@ -142,6 +162,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly epochs: number;
   readonly startEpoch: number;
   readonly startBatch: number;
+  readonly skipBadSamples: number;
   private pool: WorkerPool | null = null;
   private perms = new Map<number, number[]>();
 
@@ -158,6 +179,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.epochs = opts.epochs ?? 1;
     this.startEpoch = opts.startEpoch ?? 0;
     this.startBatch = opts.startBatch ?? 0;
+    this.skipBadSamples = opts.skipBadSamples ?? 0;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new Error(`DataLoader: batchSize ${this.batchSize} must be a positive integer`);
     if (!Number.isInteger(this.numWorkers) || this.numWorkers < 0) throw new Error(`DataLoader: numWorkers ${this.numWorkers} must be ≥ 0`);
     if (this.batchesPerEpoch === 0) {
@@ -201,10 +223,10 @@ export class DataLoader implements AsyncIterable<Batch> {
   async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
     const total = this.totalBatches;
     if (this.numWorkers === 0) {
-      for (let k = 0; k < total; k++) yield await computeBatch(this.dataset, this.job(k));
+      for (let k = 0; k < total; k++) yield await computeBatch(this.dataset, this.job(k), this.skipBadSamples);
       return;
     }
-    this.pool = this.pool ?? new WorkerPool(this.numWorkers, this.spec);
+    this.pool = this.pool ?? new WorkerPool(this.numWorkers, this.spec, this.skipBadSamples);
     const pool = this.pool;
     const inflight = new Map<number, Promise<Batch>>();
     let next = 0;

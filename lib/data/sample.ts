@@ -57,6 +57,8 @@ export interface Batch {
   reversed: boolean[];
   flipped: boolean[];
   framesU8: Uint8Array | null;
+  /** Why samples were skipped and replaced (LoaderOptions.skipBadSamples), each naming the file. */
+  skipped?: string[];
 }
 
 /** uint8 → float32 in [-1, 1] exactly as `x.float().div(255) * 2.0 - 1.0` in float32. */

@@ -16,8 +16,11 @@ import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { writeJsonAtomic } from '../io/atomic';
 import { loadCheckpoint as loadWeightFile } from '../io/checkpoint';
 import { readPthObject } from '../io/pth';
+import { buildNetwork, networkNames } from '../models/networks';
+import { MODELS, ModelKind } from './config';
 import {
-  LATEST_FILE, OFFICIAL_LATEST_FILE, checkpointFileName, checkpointTag, latestContent, latestIteration, officialLatestTag, pad6,
+  LATEST_FILE, OFFICIAL_LATEST_FILE, checkpointFileName, checkpointFiles, checkpointIterations, checkpointTag, latestCheckpoint, latestContent, latestIteration,
+  officialLatestTag, pad6, readRunJson,
 } from './run-folder';
 
 export interface TrainingState {
@@ -45,9 +48,17 @@ export interface CheckpointContents {
   format: 'ours' | 'official';
 }
 
+/**
+ * Writes a checkpoint and points latest.json at it. latest.json never moves backwards: a folder
+ * whose latest.json is past `iteration` is another run's, and saving into it is an error.
+ */
 export function saveCheckpoint(dir: string, c: Omit<CheckpointContents, 'format' | 'torchOptimizers'>): string {
   fs.mkdirSync(dir, { recursive: true });
   const it = c.state.iteration;
+  const prev = latestCheckpoint(dir);
+  if (prev !== null && prev > it) {
+    throw new Error(`${path.join(dir, LATEST_FILE)}: names iteration ${prev}, past this run's ${it} — another run writes into ${dir}; not saving over it`);
+  }
   const meta = { format: 'propainter-ts checkpoint v1', iteration: String(it) };
   writeSafetensors(path.join(dir, checkpointFileName('gen', it)), c.gen, meta);
   if (c.dis) writeSafetensors(path.join(dir, checkpointFileName('dis', it)), c.dis, meta);
@@ -114,14 +125,64 @@ export function findCheckpoint(target: string): ResolvedCheckpoint {
   return { dir, tag: tag!, format, file: path.join(dir, need[format === 'official' ? 1 : 0]) };
 }
 
+/**
+ * The model a checkpoint trained, or null when unknown: ours records it; for an official set
+ * (no config) it is the model with a network whose state-dict keys are exactly the generator
+ * file's. That builds networks to compare, so call it to explain a failed load, not up front.
+ */
+export function checkpointModel(c: CheckpointContents): ModelKind | null {
+  if (c.format === 'ours') {
+    const m = c.state.extra?.model ?? (c.state.config as { model?: unknown } | undefined)?.model;
+    return typeof m === 'string' && m in MODELS ? (m as ModelKind) : null;
+  }
+  const keys = [...c.gen.keys()].sort().join('\n');
+  for (const [kind, m] of Object.entries(MODELS) as Array<[ModelKind, (typeof MODELS)[ModelKind]]>) {
+    for (const name of networkNames(m.role)) {
+      const net = buildNetwork(m.role, name);
+      const own = net.namedEntries().filter(([, e]) => e.persistent).map(([k]) => k);
+      net.dispose();
+      if (own.sort().join('\n') === keys) return kind;
+    }
+  }
+  return null;
+}
+
 /** Reads a checkpoint: `--resume`'s target, or what findCheckpoint found. */
 export function loadCheckpoint(target: string | ResolvedCheckpoint): CheckpointContents {
   const c = typeof target === 'string' ? findCheckpoint(target) : target;
   return c.format === 'ours' ? loadOurs(c) : loadOfficial(c);
 }
 
+/**
+ * Deletes our checkpoints in `dir` beyond the newest `keep` (every file of each), never the one
+ * latest.json names nor any official .pth file. Returns the iterations deleted.
+ */
+export function rotateCheckpoints(dir: string, keep: number): number[] {
+  const latest = latestCheckpoint(dir);
+  const old = checkpointIterations(dir).filter((it) => it !== latest).reverse().slice(Math.max(0, keep - (latest === null ? 0 : 1)));
+  for (const it of old) for (const f of checkpointFiles(dir, it)) fs.rmSync(f, { force: true });
+  return old;
+}
+
+/**
+ * Deletes our checkpoints in `dir` after `iteration` (all of them for -1) and points latest.json
+ * at `iteration` (removes it for -1) first, so it never names a deleted checkpoint. For starting
+ * over (--overwrite); returns the iterations deleted.
+ */
+export function dropCheckpointsAfter(dir: string, iteration: number): number[] {
+  const file = path.join(dir, LATEST_FILE);
+  if (iteration < 0) fs.rmSync(file, { force: true });
+  else writeJsonAtomic(file, latestContent(iteration));
+  const gone = checkpointIterations(dir).filter((it) => it > iteration);
+  for (const it of gone) for (const f of checkpointFiles(dir, it)) fs.rmSync(f, { force: true });
+  return gone;
+}
+
 function loadOurs(c: ResolvedCheckpoint): CheckpointContents {
-  const state = JSON.parse(fs.readFileSync(c.file, 'utf8')) as TrainingState;
+  const state = readRunJson(c.file, 'checkpoint state') as TrainingState;
+  if (typeof state !== 'object' || state === null || !Number.isInteger(state.iteration) || state.iteration < 0 || typeof state.config !== 'object') {
+    throw new Error(`${c.file}: not a checkpoint state (no "iteration" and "config"); the file is damaged — resume from an earlier checkpoint`);
+  }
   const gen = readSafetensors(path.join(c.dir, checkpointFileName('gen', c.tag))).tensors;
   const disPath = path.join(c.dir, checkpointFileName('dis', c.tag));
   const dis = fs.existsSync(disPath) ? readSafetensors(disPath).tensors : undefined;

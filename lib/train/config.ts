@@ -20,20 +20,25 @@ import { TrainableRole, networkNames } from '../models/networks';
 export const MODELS = {
   propainter: {
     title: 'ProPainter (InpaintGenerator + discriminator, frozen RAFT and flow completion)',
+    noun: 'ProPainter',
     losses: 'generator',
     role: 'generator',
     defaults: { 'datasets.train.num_ref_frames': 6, 'networks.generator': 'propainter', 'networks.discriminator': 'discriminator' },
   },
   recurrent_flow_completion: {
     title: 'recurrent flow completion network (frozen RAFT)',
+    noun: 'flow-completion',
     losses: 'flow',
     role: 'flow_completion',
     defaults: { 'datasets.train.num_ref_frames': 1, 'networks.generator': 'flowcomp', 'networks.discriminator': 'none' },
   },
-} as const satisfies Record<string, { title: string; losses: LossKind; role: TrainableRole; defaults: Record<string, unknown> }>;
+} as const satisfies Record<string, { title: string; noun: string; losses: LossKind; role: TrainableRole; defaults: Record<string, unknown> }>;
 export type ModelKind = keyof typeof MODELS;
 /** Other names of the models: the guide's `flowcomp` (the model zoo's name). */
 const MODEL_ALIASES: Record<string, ModelKind> = { flowcomp: 'recurrent_flow_completion' };
+
+/** datasets.train.skip_bad_samples: unreadable samples in a row after which training stops anyway (a broken dataset). */
+export const MAX_BAD_SAMPLES_IN_A_ROW = 10;
 
 const int = (dflt: number | undefined, min: number, doc: string) => num({ integer: true, min, default: dflt, doc });
 const weightsPath = (doc: string) => str({ optional: true, doc });
@@ -85,6 +90,10 @@ export const CONFIG_SCHEMA = obj({
             random_reverse_clip: bool({ default: true, doc: 'random temporal reversal of the local frames (p 0.5), flow directions swapped' }),
             num_workers: int(0, 0, 'data worker threads (0 = load in the training thread)'),
             prefetch: int(2, 1, 'batches in flight with workers'),
+            skip_bad_samples: bool({
+              default: false,
+              doc: `an unreadable sample (corrupt frame or flow) is logged and replaced by the next video's; after ${MAX_BAD_SAMPLES_IN_A_ROW} in a row training stops. false: the first one stops training with an error naming the file`,
+            }),
             videos: arr({ items: str({ doc: 'video' }), optional: true, doc: 'explicit video list instead of the split file' }),
             synth: obj({
               optional: true,
@@ -156,6 +165,7 @@ export const CONFIG_SCHEMA = obj({
         log_freq: int(100, 1, 'progress line / TensorBoard averages every N iterations'),
         image_freq: int(200, 0, 'sample images every N iterations (0 = never)'),
         batch_size: int(8, 1, 'total batch (guide: also under datasets.train)'),
+        keep_checkpoints: int(0, 0, 'keep the newest N checkpoints in save_dir, deleting older ones after each save (0 = keep all); the one latest.json names and official .pth files are never deleted'),
       },
     }),
     loss: obj({

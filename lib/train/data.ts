@@ -13,7 +13,7 @@ import { TrainDataset } from '../data/train-dataset';
 import { TestDataset } from '../data/test-dataset';
 import type { Batch } from '../data/sample';
 import { BatchTensors, batchToTensors } from '../data/tensors';
-import type { TrainConfig } from './config';
+import { MAX_BAD_SAMPLES_IN_A_ROW, TrainConfig } from './config';
 import type { Log } from './system';
 import { writeJsonAtomic } from '../io/atomic';
 import { writeSynthDataset } from '../data/prepare';
@@ -117,7 +117,7 @@ async function applyFixedMasks(b: Batch, masks: TestDataset): Promise<void> {
  * The configured training batches from `start` on (endless epochs); a number = the batches an
  * uninterrupted run would have consumed by then (an official checkpoint holds only its iteration).
  */
-export function loaderSource(cfg: TrainConfig, start: DataPosition | number): BatchSource {
+export function loaderSource(cfg: TrainConfig, start: DataPosition | number, log: Log = () => {}): BatchSource {
   const d = cfg.datasets.train;
   const ds = trainDataset(cfg);
   // A batch count past the first epoch is fine: the loader carries it into later epochs.
@@ -130,6 +130,7 @@ export function loaderSource(cfg: TrainConfig, start: DataPosition | number): Ba
     epochs: Infinity,
     startEpoch: from.epoch,
     startBatch: from.batch,
+    skipBadSamples: d.skip_bad_samples ? MAX_BAD_SAMPLES_IN_A_ROW : 0,
   });
   const fixed = d.mask_root ? fixedMasks(d, ds) : null;
   const it = loader[Symbol.asyncIterator]();
@@ -141,6 +142,7 @@ export function loaderSource(cfg: TrainConfig, start: DataPosition | number): Ba
       consumed++;
       // Cast: tslab compiles lib/ without strictNullChecks, where `r.done` does not narrow `r`.
       const batch = r.value as Batch;
+      for (const why of batch.skipped ?? []) log(`datasets.train.skip_bad_samples: skipped an unreadable sample (${why})`);
       if (fixed) await applyFixedMasks(batch, fixed);
       return batch;
     },

@@ -13,20 +13,22 @@
  * TensorBoard, checkpoints every save_freq, validation every val_freq). No model name appears
  * here: the systems live in systems.ts.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { seedInit } from '../nn/init';
-import { writeJsonAtomic } from '../io/atomic';
+import { ensureDir, removeStaleTemps, writeJsonAtomic } from '../io/atomic';
 import type { TestDataset } from '../data/test-dataset';
-import { TrainConfig, loadConfig, resolveConfig } from './config';
+import { MODELS, ModelKind, TrainConfig, loadConfig, resolveConfig } from './config';
 import { learningRate, scheduleFromConfig } from './schedule';
-import { CheckpointContents, findCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import {
+  CheckpointContents, checkpointModel, dropCheckpointsAfter, findCheckpoint, loadCheckpoint, rotateCheckpoints, saveCheckpoint,
+} from './checkpoint';
 import { BatchSource, DataPosition, batchTensorsAt, ensureSynthSet, loaderSource, progressiveSize, valDataset } from './data';
-import type { GradientReducer, Log, TrainingSystem } from './system';
+import type { GradientReducer, Log, StepContext, TrainingSystem } from './system';
 import { createSystem } from './systems';
-import { CONFIG_FILE, latestCheckpoint } from './run-folder';
-import { disposeBatchTensors } from '../data/tensors';
+import { CONFIG_FILE, SAMPLES_DIR, latestCheckpoint } from './run-folder';
+import { checkTrainStepFits } from './step-memory';
+import { BatchTensors, disposeBatchTensors } from '../data/tensors';
 import type { RgbImage } from '../viz/image';
 import {
   Callback, CheckpointEvery, ConsoleOptions, ConsoleProgress, JsonlLogger, SampleImages, StopOnSignal, StopReason, TensorBoardLogger, ValidateEvery,
@@ -66,7 +68,13 @@ export interface RunOptions {
   defaultCallbacks?: boolean;
   /** Progress-line options, or false for none. */
   console?: boolean | ConsoleOptions;
-  /** Stop cleanly on SIGINT/SIGTERM (the CLI turns this on). */
+  /**
+   * Start over in a save_dir that holds checkpoints, or resume from a checkpoint that is not its
+   * folder's newest: the checkpoints after the start are deleted first. Without it both are
+   * errors (so no run overwrites another's checkpoints and latest.json never moves backwards).
+   */
+  overwrite?: boolean;
+  /** Stop cleanly on SIGINT/SIGTERM, exit code 130 / 143 (the CLI turns this on). */
   handleSignals?: boolean;
   /** Batches from elsewhere (tests, notebooks); default: the configured TrainDataset loader. */
   data?: BatchSource;
@@ -83,6 +91,10 @@ export class Run {
   readonly validations: ValidationRecord[] = [];
   stopRequested = false;
   lastSavedIteration = -1;
+  /** Where the data continue after the last completed iteration (saved in checkpoints). */
+  private dataPosition: DataPosition = { epoch: 0, batch: 0 };
+  /** A step failed in the middle of an optimizer update: the weights are half-updated. */
+  private halfUpdated = false;
   private started = false;
   private ended = false;
   private valSet: TestDataset | null | undefined;
@@ -112,9 +124,13 @@ export class Run {
     else if (config) cfg = resolveConfig(config as Record<string, unknown>, resolve);
     else if (ckpt) cfg = resolveConfig(ckpt.state.config as Record<string, unknown>, { ...resolve, source });
     else throw new Error('Run.create: give a config (file or object) or a checkpoint to resume');
-    if (!ckpt && !opts.data && latestCheckpoint(cfg.save_dir) !== null) {
-      log(`${cfg.save_dir} already holds checkpoints (latest.json); starting from scratch — resume with --resume ${cfg.save_dir}`);
+    if (ckpt) checkResumable(ckpt, source, cfg);
+    if (found?.format === 'ours') {
+      // A run continues in the folder it resumed from, which may be a copy of the one it recorded.
+      if (path.resolve(cfg.save_dir) !== path.resolve(found.dir)) log(`${source}: continuing in ${found.dir} (not in save_dir ${cfg.save_dir})`);
+      cfg.save_dir = found.dir;
     }
+    claimRunFolder(cfg.save_dir, found?.format === 'ours' ? ckpt!.state.iteration : null, !!opts.overwrite, log);
     seedInit(cfg.seed); // from-scratch weights are a function of the seed
     const system = (opts.system ?? createSystem)(cfg, log);
     let data: BatchSource;
@@ -127,10 +143,13 @@ export class Run {
       if (opts.data) data = opts.data;
       else {
         await ensureSynthSet(cfg, log);
-        data = loaderSource(cfg, start);
+        data = loaderSource(cfg, start, log);
       }
     } catch (e) {
       system.dispose();
+      // An official set has no model on record: a generator that does not load may be the other model's.
+      const kind = ckpt?.format === 'official' ? checkpointModel(ckpt) : null;
+      if (kind && kind !== cfg.model) throw new Error(modelMismatch(source, kind, cfg.model));
       throw e;
     }
     const cbs: Callback[] = [];
@@ -141,6 +160,7 @@ export class Run {
     if (opts.handleSignals) cbs.push(new StopOnSignal());
     cbs.push(...(opts.callbacks ?? []));
     const run = new Run(cfg, system, data, cbs, log, opts.reduceGradients);
+    run.dataPosition = data.position();
     if (ckpt) {
       run.iteration = ckpt.state.iteration;
       run.lastSavedIteration = ckpt.format === 'ours' ? ckpt.state.iteration : -1;
@@ -159,23 +179,34 @@ export class Run {
     await this.start();
     const cfg = this.config;
     const out: StepRecord[] = [];
-    for (let i = 0; i < n && !this.stopRequested; i++) {
+    for (let i = 0; i < n; i++) {
+      // A step blocks the event loop: let a signal that came during the last one be handled now,
+      // so that a stop takes effect before another batch is read. Two hops: the signal is read in
+      // the event loop's poll phase, and the current loop iteration may be past its poll already.
+      await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+      if (this.stopRequested) break;
+      if (this.halfUpdated) throw new Error('a step failed during its optimizer update; the weights are half-updated — recreate the run from a checkpoint');
       const t0 = performance.now();
       const it = this.iteration;
       const lr = learningRate(scheduleFromConfig(cfg), it);
       const lrD = learningRate(scheduleFromConfig(cfg, cfg.train.d_lr ?? cfg.train.lr), it);
       const size = progressiveSize(cfg, it);
       const epoch = this.data.position().epoch;
-      const batches = [];
-      for (let k = 0; k < cfg.grad_accum; k++) batches.push(batchTensorsAt(await this.data.next(), size));
+      const batches: BatchTensors[] = [];
       const wantImages = cfg.train.image_freq > 0 && (it + 1) % cfg.train.image_freq === 0;
+      const ctx: StepContext = { iteration: it, lr, lrD, wantImages, reduceGradients: this.reduceGradients };
       let res;
       try {
-        res = this.system.trainStep(batches, { iteration: it, lr, lrD, wantImages, reduceGradients: this.reduceGradients });
+        for (let k = 0; k < cfg.grad_accum; k++) batches.push(batchTensorsAt(await this.data.next(), size));
+        res = this.system.trainStep(batches, ctx);
+      } catch (e) {
+        if (ctx.updating) this.halfUpdated = true;
+        throw e;
       } finally {
         batches.forEach(disposeBatchTensors);
       }
       this.iteration = it + 1;
+      this.dataPosition = this.data.position();
       const seconds = (performance.now() - t0) / 1000;
       const rec: StepRecord = { iteration: this.iteration, epoch, lr, lrD, seconds, itPerSec: 1 / seconds, size, scalars: res.scalars };
       this.history.push(rec);
@@ -185,18 +216,35 @@ export class Run {
     return out;
   }
 
-  /** Trains until train.total_iter (or stop()); runs the end-of-training hooks. */
+  /**
+   * Trains until train.total_iter (or stop()); runs the end-of-training hooks. An error ends the
+   * run with a checkpoint of the last completed iteration when the state is sound (CheckpointEvery).
+   */
   async train(): Promise<StopReason> {
+    const total = this.config.train.total_iter;
+    if (this.iteration >= total) {
+      this.log(`${this.config.save_dir}: already at iteration ${this.iteration}, train.total_iter is ${total}: nothing to train (raise train.total_iter to continue)`);
+      return 'finished';
+    }
     let reason: StopReason = 'finished';
     try {
-      while (this.iteration < this.config.train.total_iter && !this.stopRequested) await this.step(1);
-      if (this.stopRequested && this.iteration < this.config.train.total_iter) reason = 'interrupted';
+      while (this.iteration < total && !this.stopRequested) await this.step(1);
+      if (this.stopRequested && this.iteration < total) reason = 'interrupted';
     } catch (e) {
-      await this.end('error');
+      try {
+        await this.end('error');
+      } catch (e2) {
+        this.log(`while stopping on the error: ${(e2 as Error).message}`);
+      }
       throw e;
     }
     await this.end(reason);
     return reason;
+  }
+
+  /** False after a step failed in the middle of an optimizer update: the weights are then half-updated and are not saved. */
+  get stateIsSound(): boolean {
+    return !this.halfUpdated;
   }
 
   /** Asks the loop to stop after the current iteration. */
@@ -229,10 +277,14 @@ export class Run {
     return rec;
   }
 
-  /** Writes a checkpoint of the current state into save_dir; returns its state file. */
+  /**
+   * Writes a checkpoint of the current state into save_dir (then deletes those beyond
+   * train.keep_checkpoints); returns its state file.
+   */
   async save(): Promise<string> {
+    if (this.halfUpdated) throw new Error(`not saving iteration ${this.iteration}: a step failed during its optimizer update and the weights are half-updated`);
     const s = this.system.state();
-    const pos = this.data.position();
+    const pos = this.dataPosition;
     const callbacks: Record<string, unknown> = {};
     for (const cb of this.callbacks) if (cb.key && cb.state) callbacks[cb.key] = cb.state();
     const statePath = saveCheckpoint(this.config.save_dir, {
@@ -242,6 +294,7 @@ export class Run {
       state: { iteration: this.iteration, epoch: pos.epoch, rng: { data: pos, seed: this.config.seed }, config: this.config, extra: { model: this.config.model, callbacks } },
     });
     this.lastSavedIteration = this.iteration;
+    if (this.config.train.keep_checkpoints > 0) rotateCheckpoints(this.config.save_dir, this.config.train.keep_checkpoints);
     for (const cb of this.callbacks) await cb.onSave?.(this, statePath);
     return statePath;
   }
@@ -269,15 +322,67 @@ export class Run {
 
   private async start(): Promise<void> {
     if (this.started) return;
+    // Before anything is written: a step the wasm heap cannot hold would abort minutes later.
+    if (tf.getBackend() === 'wasm') checkTrainStepFits(this.config);
     this.started = true;
-    fs.mkdirSync(this.config.save_dir, { recursive: true });
-    writeJsonAtomic(path.join(this.config.save_dir, CONFIG_FILE), this.config);
+    const dir = this.config.save_dir;
+    ensureDir(dir);
+    // Temporary files of saves a SIGKILL cut short (ours only: the atomic writer's names).
+    const stale = [dir, path.join(dir, SAMPLES_DIR)].flatMap((d) => removeStaleTemps(d).map((n) => path.join(d, n)));
+    if (stale.length) this.log(`${dir}: removed ${stale.length} temporary file(s) of an interrupted save (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', …' : ''})`);
+    writeJsonAtomic(path.join(dir, CONFIG_FILE), this.config);
     for (const cb of this.callbacks) await cb.onTrainStart?.(this);
   }
 
+  /** onTrainStop on every callback, then onTrainEnd on every callback (each runs even if one before failed; the first error is rethrown). */
   private async end(reason: StopReason): Promise<void> {
     if (!this.started || this.ended) return;
     this.ended = true;
-    for (const cb of this.callbacks) await cb.onTrainEnd?.(this, reason);
+    let error: unknown = null;
+    for (const hook of ['onTrainStop', 'onTrainEnd'] as const) {
+      for (const cb of this.callbacks) {
+        try {
+          await cb[hook]?.(this, reason);
+        } catch (e) {
+          error ??= e;
+        }
+      }
+    }
+    if (error) throw error;
   }
+}
+
+/** Resuming `ckpt` with `cfg` makes sense: the same model, and iterations left to train. */
+function checkResumable(ckpt: CheckpointContents, source: string, cfg: TrainConfig): void {
+  const kind = ckpt.format === 'ours' ? checkpointModel(ckpt) : null;
+  if (kind && kind !== cfg.model) throw new Error(modelMismatch(source, kind, cfg.model));
+  const it = ckpt.state.iteration;
+  if (it > cfg.train.total_iter) {
+    throw new Error(`${source}: the checkpoint is at iteration ${it}, past train.total_iter ${cfg.train.total_iter} — nothing to train; raise it (--set train.total_iter=N)`);
+  }
+}
+
+function modelMismatch(source: string, kind: ModelKind, want: ModelKind): string {
+  return `${source}: this checkpoint is a ${MODELS[kind].noun} model (${kind}), the config trains ${MODELS[want].noun} (${want}); give the config it was trained with`;
+}
+
+/**
+ * Makes sure a run starting at `resumeAt` (a checkpoint of ours in `dir`; null = from scratch or
+ * an official set) overwrites no other run's checkpoints: a folder whose latest.json is past the
+ * start is an error unless `overwrite`, which deletes the checkpoints after the start.
+ */
+function claimRunFolder(dir: string, resumeAt: number | null, overwrite: boolean, log: Log): void {
+  const latest = latestCheckpoint(dir);
+  const start = resumeAt ?? -1;
+  if (latest === null || latest <= start) return;
+  if (!overwrite) {
+    throw new Error(
+      resumeAt === null
+        ? `${dir}: already holds checkpoints (latest.json: iteration ${latest}); continue them with --resume ${dir}, or start over with --overwrite (deletes them)`
+        : `${dir}: iteration ${resumeAt} is not the newest checkpoint here (latest.json: iteration ${latest}); resume ${dir} for the newest, ` +
+            `copy the folder to branch off, or give --overwrite to delete the checkpoints after ${resumeAt}`,
+    );
+  }
+  const gone = dropCheckpointsAfter(dir, start);
+  log(`${dir}: --overwrite: deleted the checkpoint(s) of iteration ${gone.join(', ')}${resumeAt === null ? '' : ` (after ${resumeAt})`}`);
 }

@@ -16,6 +16,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { fsReason } from '../io/atomic';
 
 export const CONFIG_FILE = 'config.json';
 export const LOG_FILE = 'log.jsonl';
@@ -42,14 +43,39 @@ export function checkpointTag(file: string): { part: CheckpointPart; tag: string
   return m ? { part: m[1] as CheckpointPart, tag: m[2], ext: m[3] } : null;
 }
 
+/** Iterations of our checkpoint files (gen_/dis_/opt_ .safetensors, state_ .json) in `dir`, ascending, each once. */
+export function checkpointIterations(dir: string): number[] {
+  const its = new Set<number>();
+  for (const n of fs.readdirSync(dir)) {
+    const t = checkpointTag(n);
+    if (t && t.ext !== 'pth') its.add(Number(t.tag));
+  }
+  return [...its].sort((a, b) => a - b);
+}
+
+/** Our files of the checkpoint at `iteration` in `dir` that exist, the state file first. */
+export function checkpointFiles(dir: string, iteration: number): string[] {
+  return (['state', 'gen', 'dis', 'opt'] as const).map((p) => path.join(dir, checkpointFileName(p, iteration))).filter((f) => fs.existsSync(f));
+}
+
+/** JSON of a run file, or an error naming the file (`what` it should hold) and what is wrong. */
+export function readRunJson(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${file}: cannot read: ${fsReason(e)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not a valid ${what} (${(e as Error).message}); the file is damaged — resume from an earlier checkpoint`);
+  }
+}
+
 /** The iteration a latest.json points at; an unreadable file is an error naming it. */
 export function latestIteration(file: string): number {
-  let it: unknown;
-  try {
-    it = (JSON.parse(fs.readFileSync(file, 'utf8')) as { iteration?: unknown }).iteration;
-  } catch (e) {
-    throw new Error(`${file}: unreadable (${(e as Error).message})`);
-  }
+  const it = (readRunJson(file, 'checkpoint pointer') as { iteration?: unknown } | null)?.iteration;
   if (!Number.isInteger(it) || (it as number) < 0) throw new Error(`${file}: no valid "iteration"`);
   return it as number;
 }

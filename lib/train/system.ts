@@ -40,6 +40,8 @@ export interface StepContext {
   /** Produce sample images for logging this step. */
   wantImages: boolean;
   reduceGradients?: GradientReducer;
+  /** Set by applyGradients as an optimizer update begins: a step failing after that leaves half-updated weights. */
+  updating?: boolean;
 }
 
 export interface StepResult {
@@ -131,6 +133,7 @@ export function applyGradients(role: OptimizerRole, opt: Adam, grads: Map<string
     g = c.grads;
     norm = c.norm;
   }
+  ctx.updating = true;
   opt.apply(g, lr);
   tf.dispose([...g.values()]);
   return norm;

@@ -1,7 +1,7 @@
 /**
  * `propainter train`: the quick configs run (shortened with --set) and write checkpoints,
  * TensorBoard events (scalars and images) and the JSONL log; the quick ProPainter run picks up
- * the quick flow-completion run's weights; SIGINT stops with a final checkpoint and exit code 0;
+ * the quick flow-completion run's weights; SIGINT stops with a final checkpoint and exit code 130;
  * a config error names the key path and exits non-zero.
  */
 import { test } from 'node:test';
@@ -97,7 +97,7 @@ test('quick_propainter.json runs on the quick flow-completion weights (+ percept
   assert.ok(ev.some((e) => e.scalars.some((s) => s.tag === 'val/psnr')));
 });
 
-test('SIGINT: final checkpoint at the iteration reached, clean exit', async () => {
+test('SIGINT: final checkpoint at the iteration reached (logged), exit code 130', async () => {
   const dir = path.join(work, 'interrupted');
   const sets = [...dataSets, `save_dir=${dir}`, 'train.total_iter=1000', 'train.save_freq=1000', 'train.val_freq=0', 'train.image_freq=0'];
   const child = spawn(process.execPath, [BIN, 'train', '-c', 'configs/quick_flowcomp.json', ...sets.flatMap((s) => ['--set', s])], {
@@ -122,12 +122,13 @@ test('SIGINT: final checkpoint at the iteration reached, clean exit', async () =
     }, 200);
   });
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  assert.equal(code, 0, out);
+  assert.equal(code, 130, out);
   assert.match(out, /SIGINT: stopping after the current iteration/);
   const log = jsonl(logFile);
   const end = log.at(-1)!;
   assert.equal(end.event, 'end');
   assert.equal(end.reason, 'interrupted');
+  assert.deepEqual(log.at(-2), { event: 'checkpoint', iteration: end.iteration, state: path.join(dir, `state_${String(end.iteration).padStart(6, '0')}.json`) });
   const latest = JSON.parse(fs.readFileSync(path.join(dir, 'latest.json'), 'utf8'));
   assert.equal(latest.iteration, end.iteration);
   assert.ok((end.iteration as number) >= 2 && (end.iteration as number) < 1000);

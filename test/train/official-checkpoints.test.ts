@@ -23,7 +23,7 @@ import { RAFT } from '../../lib/models/raft';
 import { writeSynthDataset } from '../../lib/data/prepare';
 import { Run } from '../../lib/train/loop';
 import { learningRate, scheduleFromConfig } from '../../lib/train/schedule';
-import { propainterConfig, synthRoot, tmpDir } from './helpers';
+import { flowcompConfig, propainterConfig, synthRoot, tmpDir } from './helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const work = tmpDir('official');
@@ -167,4 +167,14 @@ test('--resume of an official set (gen_/dis_/opt_000005.pth, latest.ckpt) contin
     await run.dispose();
   }
   assert.equal(tf.memory().numTensors, before, 'the run leaves no tensor behind');
+});
+
+test('an official ProPainter set resumed with a flow-completion config: named as a ProPainter checkpoint, not a list of missing keys', async () => {
+  await useBackend('wasm');
+  const dir = path.join(work, 'experiments_model', 'propainter_train_propainter'); // the set of the test above
+  const cfg = flowcompConfig(await synthRoot(64), path.join(work, 'flow-resumed'), 64);
+  await assert.rejects(
+    Run.create(cfg, { resume: dir, console: false, log: () => undefined }),
+    new RegExp(`^Error: ${path.join(dir, 'opt_000005.pth')}: this checkpoint is a ProPainter model \\(propainter\\), the config trains flow-completion \\(recurrent_flow_completion\\)`),
+  );
 });

@@ -16,6 +16,11 @@ export interface Callback {
   onValidationEnd?(run: Run, rec: ValidationRecord, images?: Record<string, RgbImage>): void | Promise<void>;
   /** After a checkpoint was written (`statePath` = its state_NNNNNN.json). */
   onSave?(run: Run, statePath: string): void | Promise<void>;
+  /**
+   * When training stops, before any callback's onTrainEnd: the last writes (the final
+   * checkpoint), so that every logger still records them.
+   */
+  onTrainStop?(run: Run, reason: StopReason): void | Promise<void>;
   /** When training stops: finished, interrupted (signal / stop()) or an error. */
   onTrainEnd?(run: Run, reason: StopReason): void | Promise<void>;
   state?(): unknown;
