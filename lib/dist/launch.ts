@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { UserError } from '../cli/command';
+import { isRunning } from '../io/pid';
 import { LAUNCH_MARKER, RANK_DIR } from './join';
 import { DEBIAN_PACKAGE, INSTALL_HINT, MPI_FLAVOURS, loadMpiLibrary, type MpiFlavour } from './mpi';
 
@@ -105,15 +106,6 @@ const KEEP_TAIL = 64 * 1024;
 const POLL_MS = 100;
 /** How long a rank may be gone (without finishing) before this process ends a job its launcher keeps running. */
 const GRACE_MS = 3000;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * pid by rank from the rank-R.pid files, and the ranks that have finished (rank-R.done). A pid
@@ -241,7 +233,7 @@ export async function launchRanks(opts: LaunchOptions): Promise<void> {
     const { pids, done } = readRankDir(dir);
     seen.rankOfPid = new Map([...pids].map(([r, p]) => [p, r]));
     const now = Date.now();
-    const newlyGone = [...pids].filter(([rank, pid]) => !done.has(rank) && !goneSince.has(rank) && !alive(pid));
+    const newlyGone = [...pids].filter(([rank, pid]) => !done.has(rank) && !goneSince.has(rank) && !isRunning(pid));
     if (goneSince.size === 0 && newlyGone.length === 1) seen.firstGone = { rank: newlyGone[0][0], pid: newlyGone[0][1] };
     for (const [rank] of newlyGone) goneSince.set(rank, now);
     for (const [rank, since] of goneSince) {

@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { isRunning } from './pid';
 
 let counter = 0;
 
@@ -17,15 +18,6 @@ function tempName(target: string): string {
 export function tempNameWriter(name: string): number | null {
   const m = /^\..+\.(\d+)\.\d+\.tmp$/.exec(name);
   return m ? Number(m[1]) : null;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -28,14 +28,20 @@ const jsonl = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n')
 const ls = (dir: string) => fs.readdirSync(dir).sort();
 const checkpointFiles = (dir: string) => ls(dir).filter((f) => /^(gen|dis|opt|state)_\d{6}\.(safetensors|json|pth)$/.test(f));
 
-test('resume writes into the folder it resumed from, not the save_dir the checkpoint recorded', async () => {
+/** A flow-completion run folder at 32×32 with one checkpoint, after `steps` steps. */
+async function savedRun(dir: string, steps: number): Promise<string> {
   await useBackend('wasm');
   const root = await synthRoot(32);
-  const a = tmpDir('orig');
-  const run = await Run.create(flowcompConfig(root, a), quiet());
-  await run.step(1);
+  const run = await Run.create(flowcompConfig(root, dir), quiet());
+  await run.step(steps);
   await run.save();
   await run.dispose();
+  return root;
+}
+
+test('resume writes into the folder it resumed from, not the save_dir the checkpoint recorded', async () => {
+  const a = tmpDir('orig');
+  await savedRun(a, 1);
   const copy = tmpDir('copy');
   for (const f of ls(a)) if (f.endsWith('.json') || f.endsWith('.safetensors')) fs.copyFileSync(path.join(a, f), path.join(copy, f));
   const before = ls(a);
@@ -210,13 +216,8 @@ test('an error inside a step: before the optimizer update the last iteration is 
 });
 
 test('resume: past train.total_iter is refused, at it nothing is trained; a corrupt state file and another model\'s checkpoint are named', async () => {
-  await useBackend('wasm');
-  const root = await synthRoot(32);
   const dir = tmpDir('resume-checks');
-  const run = await Run.create(flowcompConfig(root, dir), quiet());
-  await run.step(2);
-  await run.save();
-  await run.dispose();
+  const root = await savedRun(dir, 2);
   await assert.rejects(Run.create(null, { ...quiet(), resume: dir, sets: ['train.total_iter=1'] }), new RegExp(`state_000002\\.json: the checkpoint is at iteration 2, past train\\.total_iter 1 — nothing to train`));
   const lines: string[] = [];
   const atEnd = await Run.create(null, { ...quiet(lines), resume: dir, sets: ['train.total_iter=2'] });
