@@ -148,7 +148,12 @@ export class Run {
     } catch (e) {
       system.dispose();
       // An official set has no model on record: a generator that does not load may be the other model's.
-      const kind = ckpt?.format === 'official' ? checkpointModel(ckpt) : null;
+      let kind: ModelKind | null = null;
+      try {
+        if (ckpt?.format === 'official') kind = checkpointModel(ckpt);
+      } catch {
+        // the load error stays the story
+      }
       if (kind && kind !== cfg.model) throw new Error(modelMismatch(source, kind, cfg.model));
       throw e;
     }
