@@ -5,6 +5,10 @@
  *   index order without shuffling), batch k goes to worker k mod N, and batches are yielded in
  *   k order whatever the finishing order. Sample content depends only on (seed, epoch, index),
  *   so 0 and N workers give byte-identical batches.
+ * - Sharded (data-parallel training, `shard`): every process walks the same sequence of global
+ *   batches of `batchSize × count` samples and takes its own contiguous `batchSize` of each, so
+ *   the shards are disjoint, their union is what one process with the total batch would load,
+ *   and a position (epoch, batch) means the same on any number of processes.
  * - At most `prefetch` batches are in flight (bounded memory); batch buffers are transferred,
  *   not copied, from the workers.
  * - An error in a worker (e.g. a corrupt frame) rejects the iteration with the worker's message,
@@ -19,6 +23,7 @@ import { Batch, collate } from './sample';
 import { createDataset, Dataset, DatasetSpec, specOf } from './spec';
 
 export interface LoaderOptions {
+  /** Samples per batch (of this process when sharded). */
   batchSize?: number;
   /** 0 = load in the calling thread. */
   numWorkers?: number;
@@ -41,6 +46,14 @@ export interface LoaderOptions {
    * replaced by the next dataset index's and reported in `Batch.skipped`.
    */
   skipBadSamples?: number;
+  /** This process's share of each global batch (data-parallel training); default the whole batch. */
+  shard?: Shard;
+}
+
+/** Process `rank` of `count` data-parallel processes. */
+export interface Shard {
+  rank: number;
+  count: number;
 }
 
 export interface Job {
@@ -163,6 +176,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly startEpoch: number;
   readonly startBatch: number;
   readonly skipBadSamples: number;
+  readonly shard: Shard;
   private pool: WorkerPool | null = null;
   private perms = new Map<number, number[]>();
 
@@ -180,16 +194,27 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.startEpoch = opts.startEpoch ?? 0;
     this.startBatch = opts.startBatch ?? 0;
     this.skipBadSamples = opts.skipBadSamples ?? 0;
+    this.shard = opts.shard ?? { rank: 0, count: 1 };
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new Error(`DataLoader: batchSize ${this.batchSize} must be a positive integer`);
+    const { rank, count } = this.shard;
+    if (!Number.isInteger(count) || count < 1 || !Number.isInteger(rank) || rank < 0 || rank >= count) throw new Error(`DataLoader: shard ${rank} of ${count} is not a process of the job`);
+    // A last partial global batch would leave some processes without samples.
+    if (count > 1 && !this.dropLast) throw new Error('DataLoader: a sharded loader drops the last incomplete batch (dropLast true)');
     if (!Number.isInteger(this.numWorkers) || this.numWorkers < 0) throw new Error(`DataLoader: numWorkers ${this.numWorkers} must be ≥ 0`);
     if (this.batchesPerEpoch === 0) {
-      throw new Error(`DataLoader: ${this.dataset.length} samples give no batch of ${this.batchSize} (dropLast ${this.dropLast})`);
+      throw new Error(`DataLoader: ${this.dataset.length} samples give no batch of ${this.globalBatchSize} (dropLast ${this.dropLast})`);
     }
+  }
+
+  /** Samples per batch over all processes of the shard (batchSize without sharding). */
+  get globalBatchSize(): number {
+    return this.batchSize * this.shard.count;
   }
 
   get batchesPerEpoch(): number {
     const n = this.dataset.length;
-    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+    const b = this.globalBatchSize;
+    return this.dropLast ? Math.floor(n / b) : Math.ceil(n / b);
   }
 
   /** Batches this loader yields in total (Infinity for endless epochs). */
@@ -217,7 +242,8 @@ export class DataLoader implements AsyncIterable<Batch> {
     const epoch = this.startEpoch + Math.floor(g / nb);
     const batch = g % nb;
     const ord = this.order(epoch);
-    return { id: k, epoch, batch, indices: ord.slice(batch * this.batchSize, (batch + 1) * this.batchSize) };
+    const from = batch * this.globalBatchSize + this.shard.rank * this.batchSize;
+    return { id: k, epoch, batch, indices: ord.slice(from, from + this.batchSize) };
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {

@@ -48,7 +48,7 @@ export const CONFIG_SCHEMA = obj({
   fields: {
     name: str({ default: '', doc: 'run name; default: the config file name (or the model)' }),
     model: str({ enum: ['propainter', 'recurrent_flow_completion'], doc: 'what to train (guide: `flowcomp` = recurrent_flow_completion)' }),
-    gpu_ids: arr({ items: int(undefined, 0, 'device index'), default: [0], minItems: 1, doc: 'devices; one entry (tfjs-node-gpu uses the first visible GPU; data-parallel training is issue #14)' }),
+    gpu_ids: arr({ items: int(undefined, 0, 'device index'), default: [0], minItems: 1, doc: 'devices by local rank: with N entries `propainter train` runs N data-parallel processes (MPI), each seeing one GPU; the total train.batch_size is split over them (docs/distributed.md)' }),
     seed: int(2023, 0, 'seed of from-scratch weights, data order, masks and augmentation'),
     save_dir: str({ default: '', doc: 'run folder (checkpoints, logs, samples); default experiments/<name>' }),
     strict_load: bool({ default: true, doc: 'weights loaded from files (init_*, --resume) must match the networks key for key; false loads the matching keys and lists the rest once' }),
@@ -404,7 +404,6 @@ export function resolveConfig(raw: Record<string, unknown>, opts: ResolveOptions
 /** Cross-key rules the schema cannot express. */
 function checkConfig(cfg: TrainConfig, problems: string[]): void {
   const d = cfg.datasets.train;
-  if (cfg.gpu_ids.length > 1) problems.push(`gpu_ids: ${cfg.gpu_ids.length} devices requested; multi-device training is not supported yet (use one entry)`);
   if (d.width % 8 || d.height % 8) problems.push('datasets.train.width/height: must be multiples of 8');
   if (cfg.train.lr_scheme === 'CosineAnnealingRestartLR' && cfg.train.cosine_periods.length === 0) problems.push('train.cosine_periods: required for CosineAnnealingRestartLR');
   if (cfg.train.warmup > 0 && cfg.train.warmup_lr > cfg.train.lr) problems.push(`train.warmup_lr: ${cfg.train.warmup_lr} exceeds train.lr ${cfg.train.lr}`);

@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { DataLoader } from '../data/loader';
+import { DataLoader, type Shard } from '../data/loader';
 import { TrainDataset } from '../data/train-dataset';
 import { TestDataset } from '../data/test-dataset';
 import type { Batch } from '../data/sample';
@@ -84,7 +84,9 @@ export function trainDataset(cfg: TrainConfig): TrainDataset {
  */
 export function processBatchSize(cfg: TrainConfig, worldSize = 1): number {
   const b = cfg.train.batch_size;
-  if (b % worldSize) throw new Error(`train.batch_size: ${b} does not split over ${worldSize} processes`);
+  if (b % worldSize) {
+    throw new Error(`train.batch_size: the total batch ${b} does not split evenly over ${worldSize} processes; give a multiple of ${worldSize} (or another number of processes)`);
+  }
   return b / worldSize;
 }
 
@@ -116,14 +118,17 @@ async function applyFixedMasks(b: Batch, masks: TestDataset): Promise<void> {
 /**
  * The configured training batches from `start` on (endless epochs); a number = the batches an
  * uninterrupted run would have consumed by then (an official checkpoint holds only its iteration).
+ * With `shard`, this process's part of each total batch (positions count total batches, so a
+ * run resumes on any number of processes).
  */
-export function loaderSource(cfg: TrainConfig, start: DataPosition | number, log: Log = () => {}): BatchSource {
+export function loaderSource(cfg: TrainConfig, start: DataPosition | number, log: Log = () => {}, shard: Shard = { rank: 0, count: 1 }): BatchSource {
   const d = cfg.datasets.train;
   const ds = trainDataset(cfg);
   // A batch count past the first epoch is fine: the loader carries it into later epochs.
   const from = typeof start === 'number' ? { epoch: 0, batch: start } : start;
   const loader = new DataLoader(ds, {
-    batchSize: processBatchSize(cfg),
+    batchSize: processBatchSize(cfg, shard.count),
+    shard,
     numWorkers: d.num_workers,
     prefetch: d.num_workers > 0 ? d.prefetch : undefined,
     seed: cfg.seed,

@@ -12,6 +12,14 @@
  * logic: forward, losses, backward, optimizer steps) → record → callbacks (progress line, JSONL,
  * TensorBoard, checkpoints every save_freq, validation every val_freq). No model name appears
  * here: the systems live in systems.ts.
+ *
+ * On several processes (`comm`, lib/train/distributed.ts) every rank runs this loop on its shard
+ * of each batch; rank 0's config, data position and weights are broadcast first, gradients are
+ * averaged in applyGradients, only rank 0 writes (logs, TensorBoard, samples, validation,
+ * checkpoints), and a stop request on any rank is agreed on before each step so all stop at the
+ * same iteration and rank 0 saves once. An error on a rank ends the whole job (lib/dist runJob
+ * aborts every rank, naming it): no rank waits for the others on the error path, so only rank 0's
+ * own errors leave an on-error checkpoint.
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -30,6 +38,8 @@ import { CONFIG_FILE, SAMPLES_DIR, latestCheckpoint } from './run-folder';
 import { checkTrainStepFits } from './step-memory';
 import { BatchTensors, disposeBatchTensors } from '../data/tensors';
 import type { RgbImage } from '../viz/image';
+import { agreeToStop, launcherAskedToStop, type Communicator } from '../dist';
+import { averageOverRanks, broadcastWeights, shareStart } from './distributed';
 import {
   Callback, CheckpointEvery, ConsoleOptions, ConsoleProgress, JsonlLogger, SampleImages, StopOnSignal, StopReason, TensorBoardLogger, ValidateEvery,
 } from './callbacks';
@@ -80,8 +90,13 @@ export interface RunOptions {
   data?: BatchSource;
   /** Builds the system; default by `config.model`. */
   system?: (cfg: TrainConfig, log: Log) => TrainingSystem;
-  /** Averages each step's gradients across data-parallel processes (see GradientReducer). */
+  /** Averages each step's gradients across data-parallel processes (see GradientReducer); default with `comm`: the mean over its ranks. */
   reduceGradients?: GradientReducer;
+  /**
+   * The job this process is a rank of (lib/dist runJob): data-parallel training over its ranks.
+   * Only rank 0 gets the default callbacks and writes files. Notebooks leave it out (one process).
+   */
+  comm?: Communicator;
   log?: Log;
 }
 
@@ -95,6 +110,8 @@ export class Run {
   private dataPosition: DataPosition = { epoch: 0, batch: 0 };
   /** A step failed in the middle of an optimizer update: the weights are half-updated. */
   private halfUpdated = false;
+  /** On several processes: all ranks agreed to stop after the last step. */
+  private stopAgreed = false;
   private started = false;
   private ended = false;
   private valSet: TestDataset | null | undefined;
@@ -107,6 +124,8 @@ export class Run {
     readonly callbacks: Callback[],
     readonly log: Log,
     private readonly reduceGradients?: GradientReducer,
+    /** The job's communicator when it has several ranks. */
+    readonly comm: Communicator | null = null,
   ) {}
 
   /** Builds a run from a config file, a raw config object (either format) or a resolved config. */
@@ -124,26 +143,37 @@ export class Run {
     else if (config) cfg = resolveConfig(config as Record<string, unknown>, resolve);
     else if (ckpt) cfg = resolveConfig(ckpt.state.config as Record<string, unknown>, { ...resolve, source });
     else throw new Error('Run.create: give a config (file or object) or a checkpoint to resume');
-    if (ckpt) checkResumable(ckpt, source, cfg);
-    if (found?.format === 'ours') {
-      // A run continues in the folder it resumed from, which may be a copy of the one it recorded.
-      if (path.resolve(cfg.save_dir) !== path.resolve(found.dir)) log(`${source}: continuing in ${found.dir} (not in save_dir ${cfg.save_dir})`);
-      cfg.save_dir = found.dir;
+    const comm = opts.comm && opts.comm.size > 1 ? opts.comm : null;
+    const writer = !comm || comm.rank === 0;
+    // The run folder is rank 0's: it checks the resume and claims the folder (the other ranks take its config below).
+    if (writer) {
+      if (ckpt) checkResumable(ckpt, source, cfg);
+      if (found?.format === 'ours') {
+        // A run continues in the folder it resumed from, which may be a copy of the one it recorded.
+        if (path.resolve(cfg.save_dir) !== path.resolve(found.dir)) log(`${source}: continuing in ${found.dir} (not in save_dir ${cfg.save_dir})`);
+        cfg.save_dir = found.dir;
+      }
+      claimRunFolder(cfg.save_dir, found?.format === 'ours' ? ckpt!.state.iteration : null, !!opts.overwrite, log);
     }
-    claimRunFolder(cfg.save_dir, found?.format === 'ours' ? ckpt!.state.iteration : null, !!opts.overwrite, log);
+    if (!comm && cfg.gpu_ids.length > 1) log(`gpu_ids: ${cfg.gpu_ids.length} devices listed, but this run is one process (propainter train launches one per device)`);
+    // Ours: the saved sampler position. Official: where an uninterrupted run of ours would be.
+    let start: DataPosition | number = ckpt?.format === 'official'
+      ? ckpt.state.iteration * cfg.grad_accum
+      : ((ckpt?.state.rng as { data?: DataPosition } | undefined)?.data ?? { epoch: 0, batch: 0 });
+    if (comm) ({ config: cfg, start } = shareStart(comm, { config: cfg, start }));
     seedInit(cfg.seed); // from-scratch weights are a function of the seed
     const system = (opts.system ?? createSystem)(cfg, log);
     let data: BatchSource;
-    // Ours: the saved sampler position. Official: where an uninterrupted run of ours would be.
-    const start: DataPosition | number = ckpt?.format === 'official'
-      ? ckpt.state.iteration * cfg.grad_accum
-      : ((ckpt?.state.rng as { data?: DataPosition } | undefined)?.data ?? { epoch: 0, batch: 0 });
     try {
       if (ckpt) system.loadState(ckpt, source);
+      // DDP: every rank starts from rank 0's weights (each loads the optimizer state itself).
+      if (comm) broadcastWeights(comm, system.dis ? [system.net, system.dis] : [system.net]);
       if (opts.data) data = opts.data;
       else {
-        await ensureSynthSet(cfg, log);
-        data = loaderSource(cfg, start, log);
+        if (writer) await ensureSynthSet(cfg, log);
+        // The other ranks wait until rank 0 has built a synthetic set (a no-op otherwise).
+        comm?.barrier();
+        data = loaderSource(cfg, start, log, comm ? { rank: comm.rank, count: comm.size } : undefined);
       }
     } catch (e) {
       system.dispose();
@@ -157,14 +187,15 @@ export class Run {
       if (kind && kind !== cfg.model) throw new Error(modelMismatch(source, kind, cfg.model));
       throw e;
     }
+    const reduce = opts.reduceGradients ?? (comm ? averageOverRanks(comm, { G: system.net.namedParameters(), D: system.dis?.namedParameters() }) : undefined);
     const cbs: Callback[] = [];
-    if (opts.defaultCallbacks ?? true) {
+    if (writer && (opts.defaultCallbacks ?? true)) {
       if (opts.console !== false) cbs.push(new ConsoleProgress(typeof opts.console === 'object' ? opts.console : {}));
       cbs.push(new JsonlLogger(), new TensorBoardLogger(), new SampleImages(), new CheckpointEvery(), new ValidateEvery());
     }
     if (opts.handleSignals) cbs.push(new StopOnSignal());
     cbs.push(...(opts.callbacks ?? []));
-    const run = new Run(cfg, system, data, cbs, log, opts.reduceGradients);
+    const run = new Run(cfg, system, data, cbs, log, reduce, comm);
     run.dataPosition = data.position();
     if (ckpt) {
       run.iteration = ckpt.state.iteration;
@@ -189,7 +220,12 @@ export class Run {
       // so that a stop takes effect before another batch is read. Two hops: the signal is read in
       // the event loop's poll phase, and the current loop iteration may be past its poll already.
       await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
-      if (this.stopRequested) break;
+      // Ranks stop together: a signal, stop() or the launcher's request on any rank stops all before this step.
+      if (this.comm && !this.stopAgreed && agreeToStop(this.comm, this.stopRequested || launcherAskedToStop())) {
+        this.stopRequested = true;
+        this.stopAgreed = true;
+      }
+      if (this.stopping) break;
       if (this.halfUpdated) throw new Error('a step failed during its optimizer update; the weights are half-updated — recreate the run from a checkpoint');
       const t0 = performance.now();
       const it = this.iteration;
@@ -221,6 +257,11 @@ export class Run {
     return out;
   }
 
+  /** Whether the loop stops before its next step: on several processes, only once the ranks agreed. */
+  private get stopping(): boolean {
+    return this.comm ? this.stopAgreed : this.stopRequested;
+  }
+
   /**
    * Trains until train.total_iter (or stop()); runs the end-of-training hooks. An error ends the
    * run with a checkpoint of the last completed iteration when the state is sound (CheckpointEvery).
@@ -233,8 +274,8 @@ export class Run {
     }
     let reason: StopReason = 'finished';
     try {
-      while (this.iteration < total && !this.stopRequested) await this.step(1);
-      if (this.stopRequested && this.iteration < total) reason = 'interrupted';
+      while (this.iteration < total && !this.stopping) await this.step(1);
+      if (this.stopping && this.iteration < total) reason = 'interrupted';
     } catch (e) {
       try {
         await this.end('error');
@@ -287,6 +328,7 @@ export class Run {
    * train.keep_checkpoints); returns its state file.
    */
   async save(): Promise<string> {
+    if (this.comm && this.comm.rank !== 0) throw new Error(`Run.save on rank ${this.comm.rank}: only rank 0 writes checkpoints`);
     if (this.halfUpdated) throw new Error(`not saving iteration ${this.iteration}: a step failed during its optimizer update and the weights are half-updated`);
     const s = this.system.state();
     const pos = this.dataPosition;
@@ -328,14 +370,17 @@ export class Run {
   private async start(): Promise<void> {
     if (this.started) return;
     // Before anything is written: a step the wasm heap cannot hold would abort minutes later.
-    if (tf.getBackend() === 'wasm') checkTrainStepFits(this.config);
+    // On ranks: every rank checks the same (rank 0's) config and the same process batch before any collective of a step.
+    if (tf.getBackend() === 'wasm') checkTrainStepFits(this.config, this.comm?.size);
     this.started = true;
     const dir = this.config.save_dir;
-    ensureDir(dir);
-    // Temporary files of saves a SIGKILL cut short (ours only: the atomic writer's names).
-    const stale = [dir, path.join(dir, SAMPLES_DIR)].flatMap((d) => removeStaleTemps(d).map((n) => path.join(d, n)));
-    if (stale.length) this.log(`${dir}: removed ${stale.length} temporary file(s) of an interrupted save (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', …' : ''})`);
-    writeJsonAtomic(path.join(dir, CONFIG_FILE), this.config);
+    if (!this.comm || this.comm.rank === 0) {
+      ensureDir(dir);
+      // Temporary files of saves a SIGKILL cut short (ours only: the atomic writer's names).
+      const stale = [dir, path.join(dir, SAMPLES_DIR)].flatMap((d) => removeStaleTemps(d).map((n) => path.join(d, n)));
+      if (stale.length) this.log(`${dir}: removed ${stale.length} temporary file(s) of an interrupted save (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', …' : ''})`);
+      writeJsonAtomic(path.join(dir, CONFIG_FILE), this.config);
+    }
     for (const cb of this.callbacks) await cb.onTrainStart?.(this);
   }
 

@@ -45,18 +45,18 @@ export function trainStepHeapBytes(s: StepShape): number {
   return k.fixed + k.perUnit * s.height * s.width * framesOf(s) * s.batch;
 }
 
-/** The step a config trains at its largest size (progressive resizing ends at datasets.train's). */
-export function stepShape(cfg: TrainConfig): StepShape {
+/** The step a config trains at its largest size (progressive resizing ends at datasets.train's), on one of `worldSize` data-parallel processes. */
+export function stepShape(cfg: TrainConfig, worldSize = 1): StepShape {
   const d = cfg.datasets.train;
-  return { model: cfg.model, height: d.height, width: d.width, localFrames: d.num_local_frames, refFrames: d.num_ref_frames, batch: processBatchSize(cfg) };
+  return { model: cfg.model, height: d.height, width: d.width, localFrames: d.num_local_frames, refFrames: d.num_ref_frames, batch: processBatchSize(cfg, worldSize) };
 }
 
 /**
  * Throws (one line) when a config's training step needs more wasm heap than `budget`: the
  * estimate, the step, and what to change (backend, size, frames, batch).
  */
-export function checkTrainStepFits(cfg: TrainConfig, budget = WASM_HEAP_BUDGET): void {
-  const s = stepShape(cfg);
+export function checkTrainStepFits(cfg: TrainConfig, worldSize = 1, budget = WASM_HEAP_BUDGET): void {
+  const s = stepShape(cfg, worldSize);
   const need = trainStepHeapBytes(s);
   if (need <= budget) return;
   const k = SCALING[s.model];
@@ -70,7 +70,7 @@ export function checkTrainStepFits(cfg: TrainConfig, budget = WASM_HEAP_BUDGET):
   };
   const ways = ['the tensorflow backend (npm install @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu)'];
   if (s.batch > 1) {
-    const single = `train.batch_size 1 with grad_accum ${s.batch}`;
+    const single = `train.batch_size ${worldSize} with grad_accum ${s.batch}`;
     if (fit >= units / s.batch) ways.push(single);
     else if (size(1)) ways.push(`${single} and ${size(1)}`);
   }
@@ -79,7 +79,7 @@ export function checkTrainStepFits(cfg: TrainConfig, budget = WASM_HEAP_BUDGET):
   if (frames >= 2) ways.push(`at most ${frames} frames per sample (${s.model === 'propainter' ? 'num_local_frames + num_ref_frames' : 'num_local_frames'})`);
   const frameText = s.model === 'propainter' ? `${s.localFrames}+${s.refFrames} frames` : `${s.localFrames} frames`;
   throw new Error(
-    `a ${cfg.model} training step at ${s.width}×${s.height} with ${frameText} and ${s.batch} sample(s) needs ~${(need / GiB).toFixed(1)} GiB of wasm heap ` +
+    `a ${cfg.model} training step at ${s.width}×${s.height} with ${frameText} and ${s.batch} sample(s)${worldSize > 1 ? ` per process (${worldSize} processes)` : ''} needs ~${(need / GiB).toFixed(1)} GiB of wasm heap ` +
       `(scaled from measured steps), above the ${(budget / GiB).toFixed(1)} GiB budget; train with ${ways.join(', or ')}`,
   );
 }

@@ -26,8 +26,8 @@ export type OptimizerRole = 'G' | 'D';
 
 /**
  * Gradients of one process for one optimizer, averaged over grad_accum, before clipping and the
- * update. Data-parallel training (issue #14) averages them across processes here (in place or by
- * returning a new map; replaced tensors are the hook's to dispose).
+ * update. Data-parallel training averages them across processes here (lib/train/distributed.ts;
+ * in place or by returning a new map; replaced tensors are the hook's to dispose).
  */
 export type GradientReducer = (role: OptimizerRole, grads: Map<string, tf.Tensor>) => Map<string, tf.Tensor>;
 
@@ -78,6 +78,8 @@ export interface TrainingSystem {
   loadState(s: CheckpointContents, source: string): void;
   /** The trained network (generator or flow-completion net). */
   readonly net: Module;
+  /** The discriminator trained beside it, if any (data-parallel ranks share its weights too). */
+  readonly dis?: Module | null;
   dispose(): void;
 }
 

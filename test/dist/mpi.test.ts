@@ -5,44 +5,11 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { findMpiexec, mpiexecArgs, type MpiFlavour } from '../../lib/dist';
+import { BIN, NODE, ROOT, lastLine, run } from './helpers';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const PROGRAM = path.join(ROOT, 'test', 'dist', 'rank-program.ts');
-const NODE = [process.execPath, '--import', 'tsx'];
-/** Liveness bound only (no job here takes more than seconds): a hang fails instead of blocking CI. */
-const HANG_MS = 90_000;
-
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-function run(cmd: readonly string[], opts: { env?: NodeJS.ProcessEnv; onOut?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd[0], cmd.slice(1), { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd.join(' ')} did not end within ${HANG_MS / 1000} s\n${out}\n${err}`));
-    }, HANG_MS);
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      opts.onOut?.(out, child);
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}
-
-const lastLine = (s: string) => s.trim().split('\n').at(-1) ?? '';
 
 for (const mpi of ['openmpi', 'mpich'] as const satisfies readonly MpiFlavour[]) {
   test(`${mpi}: mpiexec -n 2 — allreduce-mean, broadcast, barrier and bucketed tensors are exact on both ranks`, async () => {
@@ -129,7 +96,7 @@ test('mpich: a rank leaving before MPI_Init does not leave its peer waiting (ini
 });
 
 test('propainter dist-check --nproc 2 from a plain node process launches, checks and times the collectives', async () => {
-  const r = await run([process.execPath, path.join(ROOT, 'bin', 'propainter.js'), 'dist-check', '--nproc', '2', '--floats', '100000', '--reps', '2']);
+  const r = await run([process.execPath, BIN, 'dist-check', '--nproc', '2', '--floats', '100000', '--reps', '2']);
   assert.equal(r.code, 0, r.err);
   const lines = r.out.trim().split('\n');
   assert.match(lines[0], /^dist-check: 2 process\(es\), (Open MPI v4|MPICH 4)\S*: allreduce-mean, broadcast and barrier exact on every rank$/);

@@ -141,7 +141,8 @@ test('a config error names the key path; exit code non-zero', () => {
   const b = train(['-c', 'configs/quick_propainter.json', '--set', 'loss.gan_type=wgan', '--set', 'datasets.train.width=60']);
   assert.notEqual(b.code, 0);
   assert.match(b.out, /loss\.gan_type: must be one of hinge, nsgan, lsgan/);
-  const c = train(['-c', 'configs/quick_flowcomp.json', '--set', 'gpu_ids=[0,1]']);
-  assert.notEqual(c.code, 0);
-  assert.match(c.out, /gpu_ids: 2 devices requested; multi-device training is not supported yet/);
+  // Two devices: the total batch must split over them, checked before any process starts.
+  const c = train(['-c', 'configs/quick_flowcomp.json', '--set', 'gpu_ids=[0,1]', '--set', 'train.batch_size=3']);
+  assert.equal(c.code, 1);
+  assert.match(c.out, /^error: train\.batch_size: the total batch 3 does not split evenly over 2 processes; give a multiple of 2/m);
 });

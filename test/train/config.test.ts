@@ -12,7 +12,7 @@ import { CONFIG_SCHEMA, loadConfig, parseJsonc, resolveConfig } from '../../lib/
 import { configReference } from '../../lib/train/config-docs';
 import type { Field } from '../../lib/train/schema';
 import { ConfigError } from '../../lib/train/schema';
-import { progressiveSize, trainDataset } from '../../lib/train/data';
+import { processBatchSize, progressiveSize, trainDataset } from '../../lib/train/data';
 import { createSystem } from '../../lib/train/systems';
 import { RecurrentFlowCompleteNet } from '../../lib/models/flow-completion';
 import { writeSafetensors } from '../../lib/io/safetensors';
@@ -84,9 +84,11 @@ test('merged guide blocks: staged progressive growth, fp16 + opt_level and model
   const wu = resolveConfig(merge(guide('train_propainter.json'), guide('warmup.json')));
   assert.deepEqual([wu.train.warmup, wu.train.warmup_lr], [1000, 1e-6]);
   const multi = merge(base, guide('multi_gpu.jsonc'));
-  assert.throws(() => resolveConfig(multi), /gpu_ids: 4 devices requested; multi-device training is not supported yet/);
-  const single = resolveConfig({ ...multi, gpu_ids: [0] });
-  assert.equal(single.train.batch_size, 16, 'datasets.train.batch_size is the total batch');
+  const four = resolveConfig(multi);
+  assert.deepEqual(four.gpu_ids, [0, 1, 2, 3]);
+  assert.equal(four.train.batch_size, 16, 'datasets.train.batch_size is the total batch');
+  assert.equal(processBatchSize(four, 4), 4, 'split over the four processes');
+  assert.throws(() => processBatchSize(four, 3), /train\.batch_size: the total batch 16 does not split evenly over 3 processes; give a multiple of 3/);
 });
 
 test('two spellings of one setting must agree; errors name both keys', () => {

@@ -92,7 +92,6 @@ test('configs: documented and official formats validate; errors name the key pat
   bad({ ...base, train: { lr: 'fast' } }, /train\.lr: expected a number/);
   bad({ ...base, train: { lrr: 1 } }, /train\.lrr: unknown key/);
   bad({ ...base, train: { lr: -1 } }, /train\.lr: must be > 0/);
-  bad({ ...base, gpu_ids: [0, 1] }, /gpu_ids: .*not supported yet/);
   bad({ model: 'propainter', datasets: { train: { root: 'x', width: 430 } } }, /datasets\.train\.width: must be multiples of 8|width\/height/);
   const over = resolveConfig(base, { sets: ['train.lr=0.5', 'loss.gan_type=lsgan'] });
   assert.equal(over.train.lr, 0.5);

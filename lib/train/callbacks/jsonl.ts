@@ -22,7 +22,7 @@ export class JsonlLogger implements Callback {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     (this as { file: string }).file = file;
     this.fd = fs.openSync(file, 'a');
-    this.write({ event: 'start', iteration: run.iteration, time: new Date().toISOString(), name: run.config.name, model: run.config.model, backend: run.backend });
+    this.write({ event: 'start', iteration: run.iteration, time: new Date().toISOString(), name: run.config.name, model: run.config.model, backend: run.backend, processes: run.comm?.size ?? 1 });
   }
 
   onStepEnd(_run: Run, rec: StepRecord): void {
