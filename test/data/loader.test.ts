@@ -74,6 +74,29 @@ test('resuming at (epoch, batch) yields the same batches as an uninterrupted run
   assert.deepEqual(digest(resumed), digest(full.slice(3)));
 });
 
+test('sharded over 2 processes: each takes its half of every total batch, disjoint, together the one-process batch; positions count total batches', async () => {
+  const whole = await collect(new DataLoader(new TrainDataset(trainOpts(4)), { batchSize: 2, epochs: 2 }));
+  const shard = (rank: number, startBatch = 0) => new DataLoader(new TrainDataset(trainOpts(4)), { batchSize: 1, epochs: 2, startBatch, shard: { rank, count: 2 } });
+  const parts = [await collect(shard(0)), await collect(shard(1))];
+  assert.equal(shard(0).batchesPerEpoch, 2); // 5 videos, total batch 2, drop_last
+  assert.equal(parts[0].length, whole.length);
+  for (const [k, w] of whole.entries()) {
+    const [a, b] = [parts[0][k], parts[1][k]];
+    assert.deepEqual([a.epoch, a.batch, b.epoch, b.batch], [w.epoch, w.batch, w.epoch, w.batch]);
+    assert.deepEqual([...a.indices, ...b.indices], w.indices);
+    assert.notEqual(a.indices[0], b.indices[0]);
+    // Sample content depends on (seed, epoch, index) only: rank r's sample is sample r of the whole batch.
+    const half = w.frames.length / 2;
+    assert.deepEqual(Buffer.from(a.frames.buffer, a.frames.byteOffset, a.frames.byteLength), Buffer.from(w.frames.buffer, w.frames.byteOffset, half * w.frames.BYTES_PER_ELEMENT));
+    assert.deepEqual(b.frameIndices[0], w.frameIndices[1]);
+  }
+  // Resuming a position (in total batches) on one shard continues it.
+  assert.deepEqual(digest(await collect(shard(1, 3))), digest(parts[1].slice(3)));
+  assert.throws(() => new DataLoader(new TrainDataset(trainOpts(4)), { shard: { rank: 2, count: 2 } }), /shard 2 of 2 is not a process of the job/);
+  assert.throws(() => new DataLoader(new TrainDataset(trainOpts(4)), { dropLast: false, shard: { rank: 0, count: 2 } }), /drops the last incomplete batch/);
+  assert.throws(() => new DataLoader(new TrainDataset(trainOpts(4)), { batchSize: 3, shard: { rank: 0, count: 2 } }), /5 samples give no batch of 6/);
+});
+
 test('bundled clip through 2 workers: 10 local + 6 reference frames at 432×240', async () => {
   const ds = new TrainDataset({ root: CLIP, seed: 1 });
   const loader = new DataLoader(ds, { batchSize: 1, numWorkers: 2, epochs: 2 });

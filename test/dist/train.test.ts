@@ -13,6 +13,7 @@
  * the same as swapping the two samples of one batch).
  */
 import { test } from 'node:test';
+import type { ChildProcess } from 'node:child_process';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -170,4 +171,35 @@ test('a rank killed mid-run ends the job non-zero within seconds naming it; the 
   assert.equal(resumed.code, 0, resumed.out + resumed.err);
   assert.match(resumed.out + resumed.err, new RegExp(`resumed from .*state_${String(latest.iteration).padStart(6, '0')}\\.json at iteration ${latest.iteration}`));
   assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'latest.json'), 'utf8')).iteration, latest.iteration + 1);
+});
+
+test('Ctrl-C on the launcher (MPICH): both ranks stop after the same step and rank 0 writes one checkpoint there', async () => {
+  const { root, masks } = await dataset();
+  const cfg = writeConfig('flowcomp', root, masks, { total_iter: 60, save_freq: 1000 });
+  const dir = tmpDir('dist-sigint');
+  const logFile = path.join(dir, 'log.jsonl');
+  let launcher: ChildProcess | null = null;
+  let sent = false;
+  // After the first logged step, Ctrl-C the launching process.
+  const poll = setInterval(() => {
+    if (sent || !launcher || !fs.existsSync(logFile) || !/"iteration":1,/.test(fs.readFileSync(logFile, 'utf8'))) return;
+    sent = true;
+    launcher.kill('SIGINT');
+  }, 100);
+  let r: Run;
+  try {
+    r = await train(['-c', cfg, '--set', `save_dir=${dir}`, '--nproc', '2', '--mpi', 'mpich'], { onErr: (_text, child) => (launcher = child), hangMs: 200_000 });
+  } finally {
+    clearInterval(poll);
+  }
+  assert.ok(sent, r.err);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /SIGINT: asking all 2 ranks to stop/);
+  const log = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const steps = log.filter((l) => l.event === undefined).map((l) => l.iteration as number);
+  const last = steps.at(-1)!;
+  assert.ok(last >= 1 && last < 60, `stopped at ${last}`);
+  assert.deepEqual(log.at(-1), { ...log.at(-1), event: 'end', reason: 'interrupted', iteration: last });
+  assert.deepEqual(files(dir).filter((f) => f.startsWith('state_')), [`state_${String(last).padStart(6, '0')}.json`], 'one checkpoint, at the last step');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'latest.json'), 'utf8')).iteration, last);
 });
