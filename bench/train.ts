@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- train [--size 120x216] [--local 5] [--ref 1] [--reps 3] [--only flowcomp|propainter] [--force]`
+ * `npm run bench -- train [--size 120x216] [--local 5] [--ref 1] [--reps 3] [--only flowcomp|propainter] [--force] [--nproc N [--mpi openmpi|mpich]]`
  *
  * One training step (forward, backward, optimizer update) of each trainer on the current backend,
  * batch 1, `local` + `ref` frames at H×W, through the trainers' own `trainStep`:
@@ -13,8 +13,19 @@
  * Prints the median and best time per step (untimed warm-up first), the ratio to the official
  * PyTorch step at the issue-16 size (bench/reference.ts), the peak memory of live tensors
  * (tf.profile) and, on wasm, the heap high-water mark.
+ *
+ * With `--nproc N`: data-parallel training speed at a total batch of N, side by side — one process
+ * with batch N, then N processes (launched through lib/dist, as `propainter train --nproc N` does)
+ * with batch 1 each, weights broadcast and gradients averaged over the ranks. Reports steps/s from
+ * wall time and from process CPU time (the machine is shared: CPU time is what a rank would take
+ * with a core of its own; ranks waiting in MPI poll, so their CPU time includes the waits).
  */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
+import { detectPlacement, runJob, type Communicator, type MpiFlavour } from '../lib/dist';
+import { averageOverRanks, broadcastWeights } from '../lib/train/distributed';
 import { resolveConfig } from '../lib/train/config';
 import type { TrainingSystem } from '../lib/train/system';
 import { createSystem } from '../lib/train/systems';
@@ -24,7 +35,15 @@ import { PYTORCH_REFERENCE, fmtRatio } from './reference';
 import { trainStepHeapBytes } from '../lib/train/step-memory';
 import { WASM_HEAP_BUDGET } from '../lib/models/analyze';
 
-function batch(h: number, w: number, local: number, ref: number): BatchTensors {
+/** A synthetic training batch of `n` copies of one clip. */
+function batch(h: number, w: number, local: number, ref: number, n = 1): BatchTensors {
+  if (n > 1) {
+    const one = batch(h, w, local, ref);
+    const tile = (t: tf.Tensor5D) => tf.concat(new Array<tf.Tensor5D>(n).fill(t), 0);
+    const out = { frames: tile(one.frames), masks: tile(one.masks), flowsF: tile(one.flowsF!), flowsB: tile(one.flowsB!) };
+    tf.dispose([one.frames, one.masks, one.flowsF!, one.flowsB!]);
+    return out;
+  }
   return tf.tidy(() => {
     const t = local + ref;
     const ys = tf.reshape(tf.range(0, h), [1, 1, h, 1, 1]);
@@ -54,8 +73,15 @@ export interface TrainWorkload {
   dispose(): void;
 }
 
-/** A trainer with det-init networks and a synthetic batch, as the train bench and profiler run it. */
-export function trainWorkload(kind: TrainKind, h: number, w: number, local: number, ref: number, log: (l: string) => void = () => {}): TrainWorkload {
+/**
+ * A trainer with det-init networks and a synthetic batch, as the train bench and profiler run it;
+ * `batchSize` samples per step; with `comm`, one rank of a data-parallel job (rank 0's weights,
+ * gradients averaged over the ranks).
+ */
+export function trainWorkload(
+  kind: TrainKind, h: number, w: number, local: number, ref: number, log: (l: string) => void = () => {},
+  opts: { batchSize?: number; comm?: Communicator } = {},
+): TrainWorkload {
   const cfg = resolveConfig({
     name: `bench_${kind}`,
     model: kind === 'flowcomp' ? 'recurrent_flow_completion' : 'propainter',
@@ -65,9 +91,12 @@ export function trainWorkload(kind: TrainKind, h: number, w: number, local: numb
     train: { batch_size: 1 },
   });
   const sys: TrainingSystem = createSystem(cfg, log);
-  const b = batch(h, w, local, ref);
+  const b = batch(h, w, local, ref, opts.batchSize);
+  const comm = opts.comm;
+  if (comm) broadcastWeights(comm, sys.dis ? [sys.net, sys.dis] : [sys.net]);
+  const reduceGradients = comm ? averageOverRanks(comm, { G: sys.net.namedParameters(), D: sys.dis?.namedParameters() }) : undefined;
   return {
-    step: (i) => sys.trainStep([b], { iteration: i, lr: 1e-4, lrD: 1e-4, wantImages: false }).scalars,
+    step: (i) => sys.trainStep([b], { iteration: i, lr: 1e-4, lrD: 1e-4, wantImages: false, reduceGradients }).scalars,
     dispose: () => {
       tf.dispose([b.frames, b.masks, b.flowsF!, b.flowsB!]);
       sys.dispose();
@@ -126,8 +155,104 @@ async function benchOne(kind: TrainKind, h: number, w: number, local: number, re
   work.dispose();
 }
 
+interface StepTimes {
+  /** Wall ms per step (rank 0's, ranks start each step together). */
+  wall: number[];
+  /** CPU ms per step of each process. */
+  cpu: number[];
+}
+
+/** `reps` timed steps after one warm-up; with `comm` the ranks start each step together. */
+function timeSteps(work: TrainWorkload, reps: number, comm?: Communicator): StepTimes {
+  work.step(0);
+  const wall: number[] = [];
+  let cpuMs = 0;
+  for (let i = 1; i <= reps; i++) {
+    comm?.barrier(); // not timed: a rank waiting here for a slower one polls
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    work.step(i);
+    wall.push(performance.now() - t0);
+    const u = process.cpuUsage(cpu0);
+    cpuMs += (u.user + u.system) / 1000;
+  }
+  const mine = cpuMs / reps;
+  if (!comm) return { wall, cpu: [mine] };
+  const all = new Float32Array(comm.size);
+  all[comm.rank] = mine * comm.size; // the mean over ranks puts every rank's own value in its slot
+  comm.allreduceMean(all);
+  return { wall, cpu: Array.from(all) };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Where the ranks leave rank 0's times for the launching process (it prints both rows). */
+const RESULT_ENV = 'PROPAINTER_BENCH_TRAIN_RESULT';
+
+/**
+ * Per kind: one process with batch `nproc` (here), then `nproc` processes with batch 1 each (one
+ * job for all kinds); the launching process prints both rows side by side.
+ */
+async function benchProcesses(kinds: readonly TrainKind[], h: number, w: number, local: number, ref: number, reps: number, nproc: number, mpi?: MpiFlavour): Promise<void> {
+  if ((detectPlacement()?.size ?? 1) > 1) {
+    // A rank of the job the launching process started below.
+    await runJob({ nproc }, async (comm) => {
+      for (const kind of kinds) {
+        const work = trainWorkload(kind, h, w, local, ref, () => {}, { comm });
+        const t = timeSteps(work, reps, comm);
+        work.dispose();
+        if (comm.rank === 0 && process.env[RESULT_ENV]) fs.writeFileSync(path.join(process.env[RESULT_ENV]!, `${kind}.json`), JSON.stringify(t));
+      }
+    });
+    return;
+  }
+  const one = new Map<TrainKind, StepTimes>();
+  for (const kind of kinds) {
+    const work = trainWorkload(kind, h, w, local, ref, () => {}, { batchSize: nproc });
+    one.set(kind, timeSteps(work, reps));
+    work.dispose();
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'propainter-bench-'));
+  process.env[RESULT_ENV] = dir;
+  try {
+    await runJob({ nproc, mpi }, async () => {});
+    const row = (what: string, t: StepTimes) => {
+      const wall = median(t.wall);
+      const cpu = Math.max(...t.cpu);
+      return `  ${what}: ${fmtMs(wall)} per step (median of ${t.wall.length}) = ${(1000 / wall).toFixed(3)} steps/s; ` +
+        `CPU ${t.cpu.map(fmtMs).join(' + ')} per step = ${(1000 / cpu).toFixed(3)} steps/s with a core per process`;
+    };
+    for (const kind of kinds) {
+      const many = JSON.parse(fs.readFileSync(path.join(dir, `${kind}.json`), 'utf8')) as StepTimes;
+      const t1 = one.get(kind)!;
+      console.log(`${kind} train step ${h}×${w}, ${local}+${ref} frames, total batch ${nproc}:`);
+      console.log(row(`1 process, batch ${nproc}        `, t1));
+      console.log(row(`${nproc} processes, batch 1 each`, many));
+      const speed = (median(t1.wall) / median(many.wall)).toFixed(2);
+      const cpuSpeed = (t1.cpu[0] / Math.max(...many.cpu)).toFixed(2);
+      console.log(`  speed-up with ${nproc} processes: ${speed}× by wall time, ${cpuSpeed}× by CPU time (load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)`);
+    }
+  } finally {
+    delete process.env[RESULT_ENV];
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(args: string[]): Promise<void> {
   const { values, flags } = parseArgs(args);
+  if (values.has('nproc')) {
+    const nproc = Number(values.get('nproc'));
+    if (!Number.isInteger(nproc) || nproc < 2) throw new Error(`--nproc ${values.get('nproc')}: give a whole number ≥ 2`);
+    const [h, w] = (values.get('size') ?? '120x216').split('x').map(Number);
+    const reps = Math.max(1, Number(values.get('reps') ?? 3));
+    const only = values.get('only');
+    const kinds = (['flowcomp', 'propainter'] as const).filter((k) => !only || only === k);
+    await benchProcesses(kinds, h, w, Number(values.get('local') ?? 5), Number(values.get('ref') ?? 1), reps, nproc, values.get('mpi') as MpiFlavour | undefined);
+    return;
+  }
   const [h, w] = (values.get('size') ?? '120x216').split('x').map(Number);
   const local = Number(values.get('local') ?? 5);
   const ref = Number(values.get('ref') ?? 1);
