@@ -68,7 +68,7 @@ test('the guide\'s ProPainter block loads verbatim with its meaning', { skip }, 
   assert.deepEqual(resolveConfig(structuredClone(c) as unknown as Record<string, unknown>), c, 'a resolved config resolves to itself');
 });
 
-test('merged guide blocks: staged progressive growth, fp16 + opt_level and model_parallel reported once, top-level warm-up, JSONC multi-GPU refused clearly', { skip }, () => {
+test('merged guide blocks: staged progressive growth, fp16 + opt_level and model_parallel reported once, top-level warm-up, JSONC multi-GPU: four processes share the total batch', { skip }, () => {
   const base = guide('train_flowcomp.json');
   const prog = resolveConfig(merge(base, guide('progressive.json')));
   assert.deepEqual(prog.progressive, { start_size: [216, 120], end_size: [432, 240], grow_steps: [50000, 100000, 150000] });
