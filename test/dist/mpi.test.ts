@@ -12,7 +12,7 @@ import { BIN, NODE, ROOT, lastLine, run } from './helpers';
 const PROGRAM = path.join(ROOT, 'test', 'dist', 'rank-program.ts');
 
 for (const mpi of ['openmpi', 'mpich'] as const satisfies readonly MpiFlavour[]) {
-  test(`${mpi}: mpiexec -n 2 — allreduce-mean, broadcast, barrier and bucketed tensors are exact on both ranks`, async () => {
+  test(`${mpi}: mpiexec -n 2 — allreduce-mean, broadcast, barrier, bucketed tensors, training weight broadcast and gradient averaging are exact on both ranks`, async () => {
     const m = findMpiexec(mpi);
     const r = await run([m.path, ...mpiexecArgs(m, 2, [...NODE, PROGRAM, 'check'], { root: process.getuid?.() === 0 })]);
     assert.equal(r.code, 0, r.err);
@@ -35,6 +35,12 @@ for (const mpi of ['openmpi', 'mpich'] as const satisfies readonly MpiFlavour[])
         'a.bias': { shape: [4], mean: [9, 10.5, 12, 13.5], bcast: [6, 7, 8, 9] },
         'c.w': { shape: [5], mean: [4.5, 6, 7.5, 9, 10.5], bcast: [3, 4, 5, 6, 7] },
         'a.weight': { shape: [3, 1, 1], mean: [12, 13.5, 15], bcast: [8, 9, 10] },
+      });
+      // Rank 0's weights and float buffers on both ranks; integer buffers stay; gradient means,
+      // a gradient missing on rank 1 counted as zero there, none for a parameter without any.
+      assert.deepEqual(res.ddp, {
+        weights: { w: [1, 2, 3], stat: [0.5], index: [rank, rank] },
+        averaged: { a: [2, 5], b: [3, 4] },
       });
       assert.equal(res.leaked, 0);
     }

@@ -2,7 +2,8 @@
  * The program the distributed tests run on every rank (not a test file itself):
  *   node --import tsx test/dist/rank-program.ts MODE [--nproc N] [--mpi openmpi|mpich]
  * From a plain process with --nproc 2 it launches itself through lib/dist; under mpiexec it joins.
- * MODE check  — exact collectives; each rank prints `RESULT <json>` on stdout.
+ * MODE check  — exact collectives and the training ranks' pieces (lib/train/distributed.ts); each
+ *               rank prints `RESULT <json>` on stdout.
  *      die:H  — after one allreduce rank 1 fails by H (kill, throw, async: a throw in a timer, exit0) while rank 0 waits
  *               in the next allreduce.
  *      early:exit3 — rank 1 exits with code 3 before joining; rank 0 waits in MPI_Init.
@@ -13,6 +14,38 @@ import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { agreeToStop, allreduceMeanTensors, broadcastBytes, broadcastTensors, launcherAskedToStop, runJob, type Communicator } from '../../lib/dist';
 import type { MpiFlavour } from '../../lib/dist';
+import { Module } from '../../lib/nn/module';
+import { averageOverRanks, broadcastWeights } from '../../lib/train/distributed';
+
+/** A parameter and a float and an integer buffer whose values differ by rank. */
+class Tiny extends Module {
+  constructor(rank: number) {
+    super();
+    this.registerParameter('w', [3], () => Float32Array.from([1, 2, 3], (v) => v + 10 * rank));
+    this.registerBuffer('stat', tf.tensor1d([0.5 + rank]));
+    this.registerBuffer('index', tf.tensor1d([rank, rank], 'int32'));
+  }
+}
+
+/**
+ * Rank 0's weights everywhere (integer buffers untouched); gradients averaged with a parameter
+ * that has a gradient on rank 0 only ('b': counts as zero on rank 1) and one that has none ('c').
+ */
+function ddpPieces(comm: Communicator): Record<string, unknown> {
+  const m = new Tiny(comm.rank);
+  broadcastWeights(comm, [m]);
+  const weights = Object.fromEntries([...m.namedParameters(), ...m.namedBuffers()].map(([n, v]) => [n, Array.from(v.dataSync())]));
+  m.dispose();
+  const zero = tf.zeros([2]);
+  const params: Array<[string, tf.Variable]> = ['a', 'b', 'c'].map((n) => [n, tf.variable(zero, true, `ddp_${n}_${comm.rank}`)]);
+  zero.dispose();
+  const grads = new Map<string, tf.Tensor>([['a', tf.tensor1d([2, 4 + comm.rank * 2])]]);
+  if (comm.rank === 0) grads.set('b', tf.tensor1d([6, 8]));
+  const mean = averageOverRanks(comm, { G: params })('G', grads);
+  const averaged = Object.fromEntries([...mean].map(([n, t]) => [n, Array.from(t.dataSync())]));
+  tf.dispose([...mean.values(), ...params.map(([, v]) => v)]);
+  return { weights, averaged };
+}
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -54,6 +87,7 @@ function check(comm: Communicator): Record<string, unknown> {
     broadcast: Array.from(f),
     bytes: new TextDecoder().decode(bytes),
     tensors,
+    ddp: ddpPieces(comm),
     leaked: tf.memory().numTensors,
   };
 }
