@@ -12,7 +12,7 @@
  * here is made so (see dataset()); the gradients then agree to float rounding (~3e-5 relative,
  * the same as swapping the two samples of one batch).
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import type { ChildProcess } from 'node:child_process';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -21,10 +21,21 @@ import { findMpiexec, mpiexecArgs } from '../../lib/dist';
 import { readSafetensors } from '../../lib/io/safetensors';
 import { readFlo, writeFlo } from '../../lib/io/flo';
 import { writeSynthDataset } from '../../lib/data/prepare';
-import { flowcompConfig, propainterConfig, tmpDir } from '../train/helpers';
+import { flowcompConfig, propainterConfig, tmpDir as makeTmpDir } from '../train/helpers';
 import { BIN, lastLine, run, type Run } from './helpers';
 
 const K = 2;
+
+// Run folders hold real checkpoints (ProPainter's are 0.5 GB each): removed after the tests.
+const made: string[] = [];
+function tmpDir(tag: string): string {
+  const d = makeTmpDir(tag);
+  made.push(d);
+  return d;
+}
+after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 /** Generous bounds for a loaded 2-core machine; the jobs take seconds to a minute. */
 const JOB_MS = 400_000;
 const ENV = { PROPAINTER_BACKEND: 'wasm' };
@@ -173,7 +184,7 @@ test('a rank killed mid-run ends the job non-zero within seconds naming it; the 
   assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'latest.json'), 'utf8')).iteration, latest.iteration + 1);
 });
 
-test('Ctrl-C on the launcher (MPICH): both ranks stop after the same step and rank 0 writes one checkpoint there', async () => {
+test('Ctrl-C on the launcher (MPICH): both ranks stop after the same step, rank 0 writes one checkpoint there, and the run resumes on two processes', async () => {
   const { root, masks } = await dataset();
   const cfg = writeConfig('flowcomp', root, masks, { total_iter: 60, save_freq: 1000 });
   const dir = tmpDir('dist-sigint');
@@ -202,4 +213,8 @@ test('Ctrl-C on the launcher (MPICH): both ranks stop after the same step and ra
   assert.deepEqual(log.at(-1), { ...log.at(-1), event: 'end', reason: 'interrupted', iteration: last });
   assert.deepEqual(files(dir).filter((f) => f.startsWith('state_')), [`state_${String(last).padStart(6, '0')}.json`], 'one checkpoint, at the last step');
   assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'latest.json'), 'utf8')).iteration, last);
+  // It resumes on two processes again (every rank loads the checkpoint; the config's saved with it).
+  const resumed = await train(['--resume', dir, '--set', `train.total_iter=${last + 1}`, '--nproc', '2', '--mpi', 'mpich']);
+  assert.equal(resumed.code, 0, resumed.out + resumed.err);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'latest.json'), 'utf8')).iteration, last + 1);
 });
