@@ -94,7 +94,8 @@ export interface RunOptions {
   reduceGradients?: GradientReducer;
   /**
    * The job this process is a rank of (lib/dist runJob): data-parallel training over its ranks.
-   * Only rank 0 gets the default callbacks and writes files. Notebooks leave it out (one process).
+   * Only rank 0 gets the default callbacks and writes files. With `data`, each rank passes its own
+   * part of every batch. Notebooks leave it out (one process).
    */
   comm?: Communicator;
   log?: Log;
@@ -234,7 +235,8 @@ export class Run {
       const size = progressiveSize(cfg, it);
       const epoch = this.data.position().epoch;
       const batches: BatchTensors[] = [];
-      const wantImages = cfg.train.image_freq > 0 && (it + 1) % cfg.train.image_freq === 0;
+      // Sample images are rank 0's to write; the other ranks skip making them.
+      const wantImages = cfg.train.image_freq > 0 && (it + 1) % cfg.train.image_freq === 0 && (!this.comm || this.comm.rank === 0);
       const ctx: StepContext = { iteration: it, lr, lrD, wantImages, reduceGradients: this.reduceGradients };
       let res;
       try {

@@ -42,7 +42,7 @@ export class ConsoleProgress implements Callback {
   }
 
   onTrainStart(run: Run): void {
-    this.line(`training ${run.config.name} (${run.config.model}) on ${run.backend} from iteration ${run.iteration} to ${run.config.train.total_iter}; outputs in ${run.config.save_dir}`);
+    this.line(`training ${run.config.name} (${run.config.model}) on ${run.backend}${run.comm ? ` × ${run.comm.size} processes (total batch ${run.config.train.batch_size})` : ''} from iteration ${run.iteration} to ${run.config.train.total_iter}; outputs in ${run.config.save_dir}`);
   }
 
   onStepEnd(run: Run, rec: StepRecord): void {
