@@ -123,31 +123,34 @@ function assertSameCheckpoints(one: string, two: string): void {
   assert.equal(log.filter((l) => l.event === undefined).length, K, 'one record per step (rank 0 alone logs)');
 }
 
-test('flow completion: 2 steps with total batch 2 on two processes (launched by propainter train --nproc 2, Open MPI) = 2 steps with batch 2 in one process', async () => {
+/**
+ * K steps of `kind` with total batch 2: in one process, then on two by `twoProcesses(cfg, saveDir)`;
+ * the two runs' checkpoints must agree. Returns the two-process job's output.
+ */
+async function compareWithOneProcess(kind: 'flowcomp' | 'propainter', twoProcesses: (cfg: string, saveDir: string) => Promise<Run>): Promise<Run> {
   const { root, masks } = await dataset();
-  const cfg = writeConfig('flowcomp', root, masks);
-  const one = tmpDir('dist-fc-one');
-  const two = tmpDir('dist-fc-two');
+  const cfg = writeConfig(kind, root, masks);
+  const one = tmpDir(`dist-${kind}-one`);
+  const two = tmpDir(`dist-${kind}-two`);
   const a = await train(['-c', cfg, '--set', `save_dir=${one}`]);
   assert.equal(a.code, 0, a.out + a.err);
-  const b = await train(['-c', cfg, '--set', `save_dir=${two}`, '--nproc', '2', '--mpi', 'openmpi']);
+  const b = await twoProcesses(cfg, two);
   assert.equal(b.code, 0, b.out + b.err);
-  assert.match(b.err, /propainter: rank 1 of 2 on \S+, pid \d+, Open MPI v4/);
   assertSameCheckpoints(one, two);
+  return b;
+}
+
+test('flow completion: 2 steps with total batch 2 on two processes (launched by propainter train --nproc 2, Open MPI) = 2 steps with batch 2 in one process', async () => {
+  const b = await compareWithOneProcess('flowcomp', (cfg, dir) => train(['-c', cfg, '--set', `save_dir=${dir}`, '--nproc', '2', '--mpi', 'openmpi']));
+  assert.match(b.err, /propainter: rank 1 of 2 on \S+, pid \d+, Open MPI v4/);
 });
 
 test('ProPainter (G and D): 2 steps with total batch 2 under mpiexec -n 2 (MPICH) = 2 steps with batch 2 in one process', async () => {
-  const { root, masks } = await dataset();
-  const cfg = writeConfig('propainter', root, masks);
-  const one = tmpDir('dist-pp-one');
-  const two = tmpDir('dist-pp-two');
-  const a = await train(['-c', cfg, '--set', `save_dir=${one}`]);
-  assert.equal(a.code, 0, a.out + a.err);
   const m = findMpiexec('mpich');
-  const b = await run([m.path, ...mpiexecArgs(m, 2, [process.execPath, BIN, 'train', '--quiet', '-c', cfg, '--set', `save_dir=${two}`], { root: process.getuid?.() === 0 })], { env: ENV, hangMs: JOB_MS });
-  assert.equal(b.code, 0, b.out + b.err);
+  const b = await compareWithOneProcess('propainter', (cfg, dir) =>
+    run([m.path, ...mpiexecArgs(m, 2, [process.execPath, BIN, 'train', '--quiet', '-c', cfg, '--set', `save_dir=${dir}`], { root: process.getuid?.() === 0 })], { env: ENV, hangMs: JOB_MS }),
+  );
   assert.match(b.err, /propainter: rank 1 of 2 on \S+, pid \d+, MPICH 4/);
-  assertSameCheckpoints(one, two);
 });
 
 test('a rank killed mid-run ends the job non-zero within seconds naming it; the last checkpoint is intact and resumes on one process', async () => {
