@@ -14,6 +14,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { UserError } from '../cli/command';
+import { isRunning } from '../io/pid';
 import { SingleProcess, type Communicator } from './communicator';
 import type { MpiCommunicator } from './mpi';
 import { detectPlacement, type Placement } from './placement';
@@ -158,11 +159,5 @@ function installGuards(comm: MpiCommunicator, env: Env): void {
 export function launcherAskedToStop(env: Env = process.env): boolean {
   if (usr1) return true;
   const pid = Number(env[LAUNCH_MARKER]);
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
+  return Number.isSafeInteger(pid) && pid > 0 && !isRunning(pid);
 }

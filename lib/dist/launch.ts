@@ -3,7 +3,8 @@
  * MPICH) and waits for it. The ranks find the launcher's environment and join (lib/dist/join.ts).
  *
  * Ctrl-C / SIGTERM here is forwarded to every rank as SIGUSR1 (both launchers forward it), so the
- * ranks can agree to stop after a checkpoint; a second one ends the job at once. When the job fails,
+ * ranks can agree to stop after a checkpoint (this process then exits 130 / 143); a second one
+ * ends the job at once. When the job fails,
  * the launcher's own report is scanned for the rank that failed, which the error then names.
  */
 import { spawn, spawnSync } from 'child_process';
@@ -210,9 +211,11 @@ export async function launchRanks(opts: LaunchOptions): Promise<void> {
     setTimeout(() => child.kill('SIGKILL'), 2000).unref();
   };
   let signals = 0;
+  let firstSignal: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
     if (signals === 1) {
+      firstSignal = sig;
       out.write(`propainter: ${sig}: asking all ${opts.nproc} ranks to stop (again to end them at once)\n`);
       child.kill('SIGUSR1');
     } else {
@@ -261,7 +264,11 @@ export async function launchRanks(opts: LaunchOptions): Promise<void> {
   }
   // MPICH's launcher may exit with 0 after a SIGTERM, so the request decides.
   if (signals >= 2) throw new UserError(`the job on ${opts.nproc} ranks was ended on request (a second Ctrl-C / SIGTERM)`, 130);
-  if (result.code === 0 && !seen.ended) return;
+  if (result.code === 0 && !seen.ended) {
+    // Stopped on request and ended cleanly: exit as a shell reports a process the signal ended (130 / 143), as one process does.
+    if (firstSignal) process.exitCode = 128 + os.constants.signals[firstSignal];
+    return;
+  }
   const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.code}`;
   const failure = describeFailure(tail, opts.nproc, seen) ?? `the job on ${opts.nproc} ranks failed`;
   const code = result.code !== null && result.code > 0 ? result.code : 1;
