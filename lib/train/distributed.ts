@@ -68,3 +68,26 @@ export function averageOverRanks(comm: Communicator, params: Partial<Record<Opti
     return new Map(Object.entries(mean));
   };
 }
+
+/**
+ * Thrown on every rank when some rank could not read its batches for an iteration: all stop at
+ * that iteration (rank 0 saves the last completed one). `own` is this rank's read error, null on
+ * the ranks that read theirs.
+ */
+export class RankReadFailed extends Error {
+  constructor(readonly ranks: number[], readonly own: unknown, size: number, iteration: number) {
+    super(`${ranks.map((r) => `rank ${r}`).join(', ')} of ${size} could not read the batch of iteration ${iteration}; stopped every rank`);
+  }
+}
+
+/** How long a rank that read its batch waits for the failing rank to end the job before ending it itself. */
+export const PEER_FAILURE_GRACE_MS = 2000;
+
+/** One tiny allreduce per step, before its collectives: throws RankReadFailed on every rank when any rank's `error` is set. */
+export function agreeAllRead(comm: Communicator, error: unknown, iteration: number): void {
+  const failed = new Float32Array(comm.size);
+  if (error) failed[comm.rank] = 1;
+  comm.allreduceMean(failed);
+  const ranks = [...failed.keys()].filter((r) => failed[r] > 0);
+  if (ranks.length) throw new RankReadFailed(ranks, error ?? null, comm.size, iteration);
+}

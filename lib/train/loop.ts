@@ -17,9 +17,10 @@
  * of each batch; rank 0's config, data position and weights are broadcast first, gradients are
  * averaged in applyGradients, only rank 0 writes (logs, TensorBoard, samples, validation,
  * checkpoints), and a stop request on any rank is agreed on before each step so all stop at the
- * same iteration and rank 0 saves once. An error on a rank ends the whole job (lib/dist runJob
- * aborts every rank, naming it): no rank waits for the others on the error path, so only rank 0's
- * own errors leave an on-error checkpoint.
+ * same iteration and rank 0 saves once. A batch a rank cannot read is agreed on too (every rank
+ * stops, rank 0 saves the last completed iteration, the failing rank ends the job with its error).
+ * Any other error on a rank ends the whole job at once (lib/dist runJob aborts every rank, naming
+ * it; no rank waits for the others on that path), so only rank 0's own errors leave a checkpoint.
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -39,7 +40,7 @@ import { checkTrainStepFits } from './step-memory';
 import { BatchTensors, disposeBatchTensors } from '../data/tensors';
 import type { RgbImage } from '../viz/image';
 import { agreeToStop, launcherAskedToStop, type Communicator } from '../dist';
-import { averageOverRanks, broadcastWeights, shareStart } from './distributed';
+import { PEER_FAILURE_GRACE_MS, RankReadFailed, agreeAllRead, averageOverRanks, broadcastWeights, shareStart } from './distributed';
 import {
   Callback, CheckpointEvery, ConsoleOptions, ConsoleProgress, JsonlLogger, SampleImages, StopOnSignal, StopReason, TensorBoardLogger, ValidateEvery,
 } from './callbacks';
@@ -240,7 +241,15 @@ export class Run {
       const ctx: StepContext = { iteration: it, lr, lrD, wantImages, reduceGradients: this.reduceGradients };
       let res;
       try {
-        for (let k = 0; k < cfg.grad_accum; k++) batches.push(batchTensorsAt(await this.data.next(), size));
+        let readError: unknown = null;
+        try {
+          for (let k = 0; k < cfg.grad_accum; k++) batches.push(batchTensorsAt(await this.data.next(), size));
+        } catch (e) {
+          readError = e;
+        }
+        // Each rank reads its own shard: one that cannot stops every rank before the step's collectives.
+        if (this.comm) agreeAllRead(this.comm, readError, it + 1);
+        else if (readError) throw readError;
         res = this.system.trainStep(batches, ctx);
       } catch (e) {
         if (ctx.updating) this.halfUpdated = true;
@@ -283,6 +292,13 @@ export class Run {
         await this.end('error');
       } catch (e2) {
         this.log(`while stopping on the error: ${(e2 as Error).message}`);
+      }
+      if (e instanceof RankReadFailed && this.comm) {
+        // Every rank stopped here: once rank 0 has saved, the failing rank(s) end the job with
+        // their own error (lib/dist runJob); the others give them a moment to be the ones heard.
+        this.comm.barrier();
+        if (e.own !== null) throw e.own;
+        await new Promise((resolve) => setTimeout(resolve, PEER_FAILURE_GRACE_MS));
       }
       throw e;
     }

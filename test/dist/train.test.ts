@@ -21,6 +21,9 @@ import { findMpiexec, mpiexecArgs } from '../../lib/dist';
 import { readSafetensors } from '../../lib/io/safetensors';
 import { readFlo, writeFlo } from '../../lib/io/flo';
 import { writeSynthDataset } from '../../lib/data/prepare';
+import { DataLoader } from '../../lib/data/loader';
+import { resolveConfig } from '../../lib/train/config';
+import { trainDataset } from '../../lib/train/data';
 import { flowcompConfig, propainterConfig, tmpDir as makeTmpDir } from '../train/helpers';
 import { BIN, lastLine, run, type Run } from './helpers';
 
@@ -185,6 +188,31 @@ test('a rank killed mid-run ends the job non-zero within seconds naming it; the 
   assert.equal(resumed.code, 0, resumed.out + resumed.err);
   assert.match(resumed.out + resumed.err, new RegExp(`resumed from .*state_${String(latest.iteration).padStart(6, '0')}\\.json at iteration ${latest.iteration}`));
   assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'latest.json'), 'utf8')).iteration, latest.iteration + 1);
+});
+
+test('a batch rank 1 cannot read stops both ranks at that iteration: rank 0 saves the last completed one, the job ends naming rank 1 and the file', async () => {
+  // 8 videos = 4 total batches an epoch, so the video of global batch 2 is read first at iteration 3.
+  const root = tmpDir('dist-bad-data');
+  await writeSynthDataset({ out: root, videos: 8, frames: 8, width: 32, height: 32, seed: 3, format: 'png', floEncoding: 'float32', maxSpeed: 2 });
+  const dir = tmpDir('dist-bad');
+  const raw = flowcompConfig(root, dir);
+  Object.assign(raw.train as Record<string, unknown>, { batch_size: 2, total_iter: 5, save_freq: 1000 });
+  const cfg = resolveConfig(raw);
+  const ds = trainDataset(cfg);
+  const video = ds.videoNames[new DataLoader(ds, { batchSize: 1, seed: cfg.seed, shard: { rank: 1, count: 2 } }).job(2).indices[0]];
+  for (const f of fs.readdirSync(path.join(ds.framesDir, video))) fs.writeFileSync(path.join(ds.framesDir, video, f), 'not an image');
+  const file = path.join(tmpDir('dist-bad-cfg'), 'config.json');
+  fs.writeFileSync(file, JSON.stringify(raw));
+  const r = await train(['-c', file, '--nproc', '2', '--mpi', 'openmpi']);
+  assert.notEqual(r.code, 0);
+  const bad = path.join(ds.framesDir, video).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(lastLine(r.err), new RegExp(`^error: rank 1 of 2 failed: ${bad}/\\d{5}\\.png: cannot read image \\(`));
+  assert.ok(r.out.includes(`stopped by an error after iteration 2: its state is saved (${path.join(dir, 'state_000002.json')})`), r.out);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'latest.json'), 'utf8')).iteration, 2);
+  // The data position is the failed batch's, so a resume reads it again.
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'state_000002.json'), 'utf8')).rng.data, { epoch: 0, batch: 2 });
+  const log = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(log.slice(-2).map((e) => [e.event, e.iteration, e.reason]), [['checkpoint', 2, undefined], ['end', 2, 'error']]);
 });
 
 test('Ctrl-C on the launcher (MPICH): both ranks stop after the same step, rank 0 writes one checkpoint there, and the run resumes on two processes', async () => {
