@@ -1,8 +1,8 @@
 /**
  * Data-parallel training end to end (`propainter train` on two processes, Open MPI and MPICH, both
  * installed by .ci/run): K steps with total batch 2 on two processes against K steps with batch 2
- * in one process, for flow completion and ProPainter at 32×32; a killed rank; resume on another
- * number of processes.
+ * in one process, for flow completion and ProPainter at 32×32; a killed rank; a batch one rank
+ * cannot read; Ctrl-C on the launcher; resume on another number of processes.
  *
  * Two official loss details couple the samples of a batch: hole / valid L1 divide by the mask
  * area of the whole batch (mean(|Δ|·m) / mean(m)), and flow completion's Canny edges of the GT
