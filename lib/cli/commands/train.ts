@@ -6,13 +6,13 @@
  * once). With several `gpu_ids` (or --nproc N) it starts N data-parallel processes under mpiexec;
  * started by mpiexec / srun it is one of them (docs/distributed.md).
  */
-import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
 import type { CliCommand } from '../command';
 import { UserError, collect, intOption } from '../command';
 import { BackendName, initRuntime } from '../../runtime';
 import { TrainConfig, loadConfig, resolveConfig } from '../../train/config';
 import { findCheckpoint } from '../../train/checkpoint';
+import { readRunJson } from '../../train/run-folder';
 import { processBatchSize } from '../../train/data';
 import { checkTrainStepFits } from '../../train/step-memory';
 import { ConfigError } from '../../train/schema';
@@ -25,8 +25,10 @@ function configFor(o: { config?: string; resume?: string; set: string[] }): Trai
     if (o.config) return loadConfig(o.config, o.set);
     const found = findCheckpoint(o.resume!);
     if (found.format !== 'ours') return null; // Run.create says that an official set needs -c
-    const state = JSON.parse(fs.readFileSync(found.file, 'utf8')) as { config?: Record<string, unknown> };
-    return state.config ? resolveConfig(state.config, { sets: o.set, source: found.file }) : null;
+    // A damaged state is named as Run.create would; one without a config is Run.create's to explain.
+    const state = readRunJson(found.file, 'checkpoint state') as { config?: unknown } | null;
+    const config = state?.config;
+    return typeof config === 'object' && config !== null ? resolveConfig(config as Record<string, unknown>, { sets: o.set, source: found.file }) : null;
   } catch (e) {
     if (e instanceof ConfigError) throw new UserError(e.message);
     throw new UserError((e as Error).message);
