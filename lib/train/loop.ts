@@ -112,7 +112,7 @@ export class Run {
   private dataPosition: DataPosition = { epoch: 0, batch: 0 };
   /** A step failed in the middle of an optimizer update: the weights are half-updated. */
   private halfUpdated = false;
-  /** On several processes: all ranks agreed to stop after the last step. */
+  /** On several processes: all ranks agreed to stop before the next step. */
   private stopAgreed = false;
   private started = false;
   private ended = false;
