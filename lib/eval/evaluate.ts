@@ -73,18 +73,21 @@ export interface FlowCompletionEvaluationOptions extends EvaluationCommon {
   flows: FlowSource;
 }
 
-interface Runner {
+/** Evaluates video `index` of the dataset (reads it, runs the metrics, writes its saved outputs) → its record. */
+export type VideoEvaluation = (index: number) => Promise<VideoRecord>;
+
+/** The official outputs of a loop, which depend on what is evaluated but not on the networks. */
+interface Bookkeeping {
   /** Whether video i's outputs beyond its record (saved frames) are complete. */
   outputsComplete(i: number): boolean;
-  evaluate(video: EvalVideo): Promise<VideoRecord>;
   /** The official metrics file for the records so far (null: none for this task). */
   metricsText(records: VideoRecord[], final: EvalSummary | null): string | null;
-  /** The official stdout line of a finished video. */
-  line(records: VideoRecord[]): string;
+  /** The official stdout lines of the records so far, one per record. */
+  lines(records: VideoRecord[]): string[];
 }
 
 const now = () => performance.now() / 1000;
-const lastLine = (text: string) => text.trimEnd().split('\n').pop()!;
+const linesOf = (text: string) => text.trimEnd().split('\n');
 
 /** `<dataset>_metrics.txt`, the official name. */
 export function metricsFileName(p: EvalProtocol): string {
@@ -114,8 +117,40 @@ function checkResumable(out: string, o: EvaluationCommon): void {
   }
 }
 
-async function run(o: EvaluationCommon, r: Runner): Promise<ResultsFile> {
+function bookkeeping(o: EvaluationCommon): Bookkeeping {
+  const out = path.resolve(o.out);
+  const names = o.dataset.videoNames;
+  const counts = o.dataset.frameCounts;
+  const total = o.dataset.length;
+  if (o.protocol.model === 'flowcomp') {
+    return {
+      outputsComplete(i) {
+        if (!o.saveResults) return true;
+        const dir = childPath(out, names[i], 'video');
+        return hasPngs(path.join(dir, 'forward_png'), counts[i] - 1) && hasPngs(path.join(dir, 'backward_png'), counts[i] - 1);
+      },
+      metricsText: (records, final) => flowMetricsText(records, total, final !== null),
+      lines: (records) => linesOf(flowMetricsText(records, total)),
+    };
+  }
+  const completion = o.protocol.task === 'video_completion';
+  return {
+    outputsComplete: (i) => !o.saveResults || hasPngs(childPath(out, names[i], 'video'), counts[i]),
+    metricsText: (records, final) => (completion ? propainterMetricsText(records, total, final ? { vfid: final.vfid } : undefined) : null),
+    lines: (records) => linesOf(completion ? propainterMetricsText(records, total) : objectRemovalLines(records, total)),
+  };
+}
+
+/**
+ * The loop shared by both evaluations: resumes (or, fresh, clears) the output folder, evaluates
+ * the unfinished videos with `evaluate`, up to `concurrency` at a time (worker processes), stores
+ * each record as it arrives and keeps results.json, per_video.csv and the metrics file current;
+ * the final files once every video is done. When a video fails, the videos already running are
+ * let finish (and recorded), then the first error is thrown.
+ */
+export async function evaluateVideos(o: EvaluationCommon, evaluate: VideoEvaluation, opts: { concurrency?: number } = {}): Promise<ResultsFile> {
   const log = o.log ?? ((l: string) => console.log(l));
+  const r = bookkeeping(o);
   const out = path.resolve(o.out);
   fs.mkdirSync(out, { recursive: true });
   if (o.fresh) clearOutputs(out, o);
@@ -123,10 +158,11 @@ async function run(o: EvaluationCommon, r: Runner): Promise<ResultsFile> {
   const store = new RecordStore(out);
   const names = o.dataset.videoNames;
   const records: Array<VideoRecord | null> = names.map((v, i) => (store.has(v) && r.outputsComplete(i) ? store.read(v) : null));
+  const done = () => records.filter((x): x is VideoRecord => x !== null);
   const write = (final: boolean): ResultsFile => {
-    const done = records.filter((x): x is VideoRecord => x !== null);
-    const complete = final && done.length === names.length;
-    const { summary, notes } = summarize(o.protocol.model, done, { vfid: complete });
+    const finished = done();
+    const complete = final && finished.length === names.length;
+    const { summary, notes } = summarize(o.protocol.model, finished, { vfid: complete });
     const res: ResultsFile = {
       format: RESULTS_FORMAT,
       version: 1,
@@ -138,9 +174,9 @@ async function run(o: EvaluationCommon, r: Runner): Promise<ResultsFile> {
       videos_total: names.length,
       summary,
       notes: [...(o.notes ?? []), ...notes],
-      per_video: done.map(videoRow),
+      per_video: finished.map(videoRow),
     };
-    const text = r.metricsText(done, complete ? summary : null);
+    const text = r.metricsText(finished, complete ? summary : null);
     if (text !== null) writeFileAtomic(path.join(out, metricsFileName(o.protocol)), text);
     writeFileAtomic(path.join(out, 'per_video.csv'), perVideoCsv(res.per_video));
     writeFileAtomic(path.join(out, RESULTS_FILE), toJson(res));
@@ -149,15 +185,27 @@ async function run(o: EvaluationCommon, r: Runner): Promise<ResultsFile> {
   write(false);
   const skipped = records.filter(Boolean).length;
   if (skipped) log(`${out}: ${skipped} of ${names.length} videos finished earlier, skipped`);
-  for (let i = 0; i < names.length; i++) {
-    if (records[i]) continue;
-    const video = await o.dataset.load(i);
-    const rec = await r.evaluate(video);
-    store.write(rec);
-    records[i] = rec;
-    log(r.line(records.slice(0, i + 1).filter((x): x is VideoRecord => x !== null)));
-    write(false);
-  }
+  const todo = names.map((_, i) => i).filter((i) => !records[i]);
+  let failure: unknown = null;
+  const lane = async (): Promise<void> => {
+    while (failure === null && todo.length) {
+      const i = todo.shift()!;
+      let rec: VideoRecord;
+      try {
+        rec = await evaluate(i);
+      } catch (e) {
+        failure ??= e;
+        return;
+      }
+      store.write(rec);
+      records[i] = rec;
+      const finished = done();
+      log(r.lines(finished)[finished.indexOf(rec)]);
+      write(false);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 1, todo.length)) }, lane));
+  if (failure !== null) throw failure;
   const res = write(true);
   // The caller's notes were shown when it chose them; these come from the summary.
   for (const n of res.notes.slice(o.notes?.length ?? 0)) log(`note: ${n}`);
@@ -203,117 +251,117 @@ async function savePngs(dir: string, count: number, image: (i: number) => { widt
 }
 
 /**
- * scripts/evaluate_propainter.py over the dataset: per video, the flows (when needed), the
- * completion, then PSNR / SSIM of the float results against the uint8 frames, I3D features of
- * both (VFID), LPIPS, E_warp on the truncated results; `<dataset>_metrics.txt`, results.json,
- * per_video.csv, strips and, with saveResults, `<video>/NNNNN.png`.
+ * One video of scripts/evaluate_propainter.py: the flows (when needed), the completion (timed
+ * together, as the script does), then PSNR / SSIM of the float results against the uint8 frames,
+ * I3D features of both (VFID), LPIPS, E_warp on the truncated results; its strip and, with
+ * saveResults, `<video>/NNNNN.png`.
  */
-export async function evaluateProPainter(o: ProPainterEvaluationOptions): Promise<ResultsFile> {
+export function propainterVideoEvaluator(o: ProPainterEvaluationOptions): VideoEvaluation {
   const out = path.resolve(o.out);
   const completion = o.protocol.task === 'video_completion';
-  return run(o, {
-    outputsComplete: (i) => !o.saveResults || hasPngs(childPath(out, o.dataset.videoNames[i], 'video'), o.dataset.frameCounts[i]),
-    async evaluate(video) {
-      const { T, H, W } = video;
-      const t0 = now();
-      let flows = o.flows && o.completionNeedsFlows ? await videoFlows(video, o.flows) : null;
-      const comp = await o.complete(video, flows);
-      const seconds = now() - t0;
-      if (comp.length !== T * H * W * 3) throw new Error(`${video.name}: the completion returned ${comp.length} values for ${T}×${H}×${W}×3`);
-      const compU8 = truncateToU8(comp);
-      const rec: VideoRecord = {
-        video: video.name, index: video.index, frames: T, height: H, width: W,
-        mask_area: maskArea(video.masks), seconds_per_frame: o.timed ? seconds / T : NaN,
-      };
-      if (completion) {
-        const q = frameQuality(video.framesU8, comp, T, H, W);
-        rec.psnr = q.psnr;
-        rec.ssim = q.ssim;
-        if (o.i3d) {
-          rec.i3d_real = Array.from(await i3dVideoFeatures(o.i3d, video.framesU8, T, H, W));
-          rec.i3d_fake = Array.from(await i3dVideoFeatures(o.i3d, compU8, T, H, W));
-        }
-        if (o.lpips) rec.lpips = await lpipsFrames(o.lpips, compU8, video.framesU8, T, H, W);
-        if (o.flows) {
-          flows ??= await videoFlows(video, o.flows);
-          rec.ewarp = videoWarpError(compU8, flows.forward, flows.backward, T, H, W).mean;
-        }
+  return async (index) => {
+    const video = await o.dataset.load(index);
+    const { T, H, W } = video;
+    const t0 = now();
+    let flows = o.flows && o.completionNeedsFlows ? await videoFlows(video, o.flows) : null;
+    const comp = await o.complete(video, flows);
+    const seconds = now() - t0;
+    if (comp.length !== T * H * W * 3) throw new Error(`${video.name}: the completion returned ${comp.length} values for ${T}×${H}×${W}×3`);
+    const compU8 = truncateToU8(comp);
+    const rec: VideoRecord = {
+      video: video.name, index: video.index, frames: T, height: H, width: W,
+      mask_area: maskArea(video.masks), seconds_per_frame: o.timed ? seconds / T : NaN,
+    };
+    if (completion) {
+      const q = frameQuality(video.framesU8, comp, T, H, W);
+      rec.psnr = q.psnr;
+      if (q.ssim) rec.ssim = q.ssim;
+      if (o.i3d) {
+        rec.i3d_real = Array.from(await i3dVideoFeatures(o.i3d, video.framesU8, T, H, W));
+        rec.i3d_fake = Array.from(await i3dVideoFeatures(o.i3d, compU8, T, H, W));
       }
-      const n = H * W * 3;
-      const frameAt = (t: number, src: Uint8Array) => ({ width: W, height: H, data: src.subarray(t * n, (t + 1) * n) });
-      if (o.saveResults) await savePngs(childPath(out, video.name, 'video'), T, (t) => frameAt(t, compU8));
-      const t = largestHoleFrame(video);
-      const gt = frameAt(t, video.framesU8);
-      await writeStrip(out, video.name, [maskOverlay(gt, video.masks.subarray(t * H * W, (t + 1) * H * W)), frameAt(t, compU8), gt]);
-      return rec;
-    },
-    metricsText: (records, final) => (completion ? propainterMetricsText(records, o.dataset.length, final ? { vfid: final.vfid } : undefined) : null),
-    line: (records) => lastLine(completion ? propainterMetricsText(records, o.dataset.length) : objectRemovalLines(records, o.dataset.length)),
-  });
+      if (o.lpips) rec.lpips = await lpipsFrames(o.lpips, compU8, video.framesU8, T, H, W);
+      if (o.flows) {
+        flows ??= await videoFlows(video, o.flows);
+        rec.ewarp = videoWarpError(compU8, flows.forward, flows.backward, T, H, W).mean;
+      }
+    }
+    const n = H * W * 3;
+    const frameAt = (t: number, src: Uint8Array) => ({ width: W, height: H, data: src.subarray(t * n, (t + 1) * n) });
+    if (o.saveResults) await savePngs(childPath(out, video.name, 'video'), T, (t) => frameAt(t, compU8));
+    const t = largestHoleFrame(video);
+    const gt = frameAt(t, video.framesU8);
+    await writeStrip(out, video.name, [maskOverlay(gt, video.masks.subarray(t * H * W, (t + 1) * H * W)), frameAt(t, compU8), gt]);
+    return rec;
+  };
 }
 
 /**
- * scripts/evaluate_flow_completion.py over the dataset: per video, flows (loaded or RAFT), the
- * flow completion (timed), EPE of each direction over the whole frame against the input flows;
- * the official metrics file, results.json, per_video.csv, strips and, with saveResults,
- * `<video>/forward_png|backward_png/NNNNN.png` in cvbase colours.
+ * scripts/evaluate_propainter.py over the dataset (propainterVideoEvaluator per video, in this
+ * process): `<dataset>_metrics.txt`, results.json, per_video.csv, strips and, with saveResults,
+ * `<video>/NNNNN.png`.
  */
-export async function evaluateFlowCompletion(o: FlowCompletionEvaluationOptions): Promise<ResultsFile> {
+export function evaluateProPainter(o: ProPainterEvaluationOptions): Promise<ResultsFile> {
+  return evaluateVideos(o, propainterVideoEvaluator(o));
+}
+
+/**
+ * One video of scripts/evaluate_flow_completion.py: flows (loaded or RAFT), the flow completion
+ * (timed), EPE of each direction over the whole frame against the input flows; its strip and,
+ * with saveResults, `<video>/forward_png|backward_png/NNNNN.png` in cvbase colours.
+ */
+export function flowCompletionVideoEvaluator(o: FlowCompletionEvaluationOptions): VideoEvaluation {
   const out = path.resolve(o.out);
   o.model.eval();
-  return run(o, {
-    outputsComplete(i) {
-      if (!o.saveResults) return true;
-      const dir = childPath(out, o.dataset.videoNames[i], 'video');
-      const n = o.dataset.frameCounts[i] - 1;
-      return hasPngs(path.join(dir, 'forward_png'), n) && hasPngs(path.join(dir, 'backward_png'), n);
-    },
-    async evaluate(video) {
-      const { T, H, W } = video;
-      const flows = await videoFlows(video, o.flows);
-      const shape: [number, number, number, number, number] = [1, T - 1, H, W, 2];
-      const gtF = tf.tensor5d(flows.forward, shape);
-      const gtB = tf.tensor5d(flows.backward, shape);
-      const masks = tf.tensor5d(video.masks, [1, T, H, W, 1]);
-      const t0 = now();
-      let pf: Float32Array;
-      let pb: Float32Array;
+  return async (index) => {
+    const video = await o.dataset.load(index);
+    const { T, H, W } = video;
+    const flows = await videoFlows(video, o.flows);
+    const shape: [number, number, number, number, number] = [1, T - 1, H, W, 2];
+    const gtF = tf.tensor5d(flows.forward, shape);
+    const gtB = tf.tensor5d(flows.backward, shape);
+    const masks = tf.tensor5d(video.masks, [1, T, H, W, 1]);
+    const t0 = now();
+    let pf: Float32Array;
+    let pb: Float32Array;
+    try {
+      const [f, b] = completeFlows(o.model, [gtF, gtB], masks);
       try {
-        const [f, b] = completeFlows(o.model, [gtF, gtB], masks);
-        try {
-          pf = (await f.data()) as Float32Array;
-          pb = (await b.data()) as Float32Array;
-        } finally {
-          tf.dispose([f, b]);
-        }
+        pf = (await f.data()) as Float32Array;
+        pb = (await b.data()) as Float32Array;
       } finally {
-        tf.dispose([gtF, gtB, masks]);
+        tf.dispose([f, b]);
       }
-      const seconds = now() - t0;
-      const rec: VideoRecord = {
-        video: video.name, index: video.index, frames: T, height: H, width: W,
-        mask_area: maskArea(video.masks), seconds_per_frame: seconds / T,
-        epe_forward: epe(pf, flows.forward), epe_backward: epe(pb, flows.backward),
-      };
-      const per = H * W * 2;
-      const flowAt = (src: Float32Array, k: number) => ({ width: W, height: H, data: src.subarray(k * per, (k + 1) * per) });
-      if (o.saveResults) {
-        const dir = childPath(out, video.name, 'video');
-        await savePngs(path.join(dir, 'forward_png'), T - 1, (k) => flowToColor(flowAt(pf, k), { style: 'cvbase' }));
-        await savePngs(path.join(dir, 'backward_png'), T - 1, (k) => flowToColor(flowAt(pb, k), { style: 'cvbase' }));
-      }
-      // Strip of the forward flow with the largest hole: input (hole zeroed) | completed | ground truth, one colour scale.
-      const k = Math.min(largestHoleFrame(video), T - 2);
-      const gt = flowAt(flows.forward, k);
-      const hole = video.masks.subarray(k * H * W, (k + 1) * H * W);
-      const masked = { width: W, height: H, data: gt.data.map((v, i) => (hole[i >> 1] ? 0 : v)) };
-      const maxRadius = maxFlowRadius(gt);
-      await writeStrip(out, video.name, [masked, flowAt(pf, k), gt].map((f) => flowToColor(f, { maxRadius })));
-      return rec;
-    },
-    metricsText: (records, final) => flowMetricsText(records, o.dataset.length, final !== null),
-    line: (records) => lastLine(flowMetricsText(records, o.dataset.length)),
-  });
+    } finally {
+      tf.dispose([gtF, gtB, masks]);
+    }
+    const seconds = now() - t0;
+    const rec: VideoRecord = {
+      video: video.name, index: video.index, frames: T, height: H, width: W,
+      mask_area: maskArea(video.masks), seconds_per_frame: seconds / T,
+      epe_forward: epe(pf, flows.forward), epe_backward: epe(pb, flows.backward),
+    };
+    const per = H * W * 2;
+    const flowAt = (src: Float32Array, k: number) => ({ width: W, height: H, data: src.subarray(k * per, (k + 1) * per) });
+    if (o.saveResults) {
+      const dir = childPath(out, video.name, 'video');
+      await savePngs(path.join(dir, 'forward_png'), T - 1, (k) => flowToColor(flowAt(pf, k), { style: 'cvbase' }));
+      await savePngs(path.join(dir, 'backward_png'), T - 1, (k) => flowToColor(flowAt(pb, k), { style: 'cvbase' }));
+    }
+    // Strip of the forward flow with the largest hole: input (hole zeroed) | completed | ground truth, one colour scale.
+    const k = Math.min(largestHoleFrame(video), T - 2);
+    const gt = flowAt(flows.forward, k);
+    const hole = video.masks.subarray(k * H * W, (k + 1) * H * W);
+    const masked = { width: W, height: H, data: gt.data.map((v, i) => (hole[i >> 1] ? 0 : v)) };
+    const maxRadius = maxFlowRadius(gt);
+    await writeStrip(out, video.name, [masked, flowAt(pf, k), gt].map((f) => flowToColor(f, { maxRadius })));
+    return rec;
+  };
+}
+
+/** scripts/evaluate_flow_completion.py over the dataset (flowCompletionVideoEvaluator per video, in this process). */
+export function evaluateFlowCompletion(o: FlowCompletionEvaluationOptions): Promise<ResultsFile> {
+  return evaluateVideos(o, flowCompletionVideoEvaluator(o));
 }
 
 /**

@@ -10,5 +10,6 @@ export * from './results';
 export * from './metrics-file';
 export * from './weights';
 export * from './evaluate';
+export * from './completion';
 export * from './run';
 export * from './memory';

@@ -36,11 +36,13 @@ export function propainterMetricsText(records: readonly VideoRecord[], total: nu
   const times: number[] = [];
   let out = '';
   records.forEach((r, i) => {
+    // Frames below SSIM's window have none: nan (the official script would have stopped).
+    const ssims = r.ssim ?? r.psnr!.map(() => NaN);
     allPsnr.push(...r.psnr!);
-    allSsim.push(...r.ssim!);
+    allSsim.push(...ssims);
     times.push(r.seconds_per_frame);
     out +=
-      `[${pyRight(i + 1, 3)}/${total}] Name: ${pyLeft(r.video, 25)} | PSNR/SSIM: ${f(mean(r.psnr!), 4)}/${f(mean(r.ssim!), 4)}` +
+      `[${pyRight(i + 1, 3)}/${total}] Name: ${pyLeft(r.video, 25)} | PSNR/SSIM: ${f(mean(r.psnr!), 4)}/${f(mean(ssims), 4)}` +
       `${' '.repeat(21)}| Avg PSNR/SSIM: ${f(mean(allPsnr), 4)}/${f(mean(allSsim), 4)} | Time: ${f(mean(times), 4)}\n`;
   });
   if (final) {

@@ -49,6 +49,9 @@ function uniform2d(x: Float64Array, h: number, w: number, size: number): Float64
   return uniform1d(uniform1d(x, h, w, size, true), h, w, size, false);
 }
 
+/** The official SSIM window (compare_ssim win_size=65): frames smaller than it have no SSIM. */
+export const SSIM_WINDOW = 65;
+
 export interface SsimOptions {
   winSize?: number;
   dataRange?: number;
@@ -60,7 +63,7 @@ export interface SsimOptions {
  * `a`, `b`: H×W×C row-major, values in [0, dataRange].
  */
 export function ssim(a: Num, b: Num, h: number, w: number, c: number, opts: SsimOptions = {}): number {
-  const win = opts.winSize ?? 65;
+  const win = opts.winSize ?? SSIM_WINDOW;
   const range = opts.dataRange ?? 255;
   if (a.length !== h * w * c || b.length !== h * w * c) throw new Error(`ssim: expected ${h}×${w}×${c} values`);
   if (h < win || w < win) throw new Error(`ssim: images must be at least ${win}×${win} (win_size), got ${h}×${w}`);
@@ -100,11 +103,6 @@ export function ssim(a: Num, b: Num, h: number, w: number, c: number, opts: Ssim
     total += s / n;
   }
   return total / c;
-}
-
-/** PSNR and SSIM of two uint8-range RGB frames (H×W×3), as calc_psnr_and_ssim. */
-export function psnrSsim(a: Num, b: Num, h: number, w: number): { psnr: number; ssim: number } {
-  return { psnr: psnr(a, b), ssim: ssim(a, b, h, w, 3) };
 }
 
 /** Mean end-point error of two flow fields laid out [..., 2] (dx, dy). */

@@ -42,6 +42,9 @@ export interface WeightInfo {
   sha256: string;
 }
 
+/** What results.json records for det-init weights (no file: the name says what they are). */
+export const DET_INIT_WEIGHTS: WeightInfo = { path: 'det-init v1 (untrained, deterministic)', bytes: 0, sha256: 'det-init-v1' };
+
 /** What one finished video contributes. Keys are the file's (snake_case). */
 export interface VideoRecord {
   video: string;

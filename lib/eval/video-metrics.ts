@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { InceptionI3d } from '../models/i3d';
 import { i3dFeatures } from '../models/i3d';
 import type { LPIPS } from '../models/lpips';
-import { psnrSsim } from './metrics';
+import { SSIM_WINDOW, psnr, ssim } from './metrics';
 
 /** `comp.astype(np.uint8)`: truncation (what VFID, E_warp and the saved PNGs see). */
 export function truncateToU8(comp: ArrayLike<number>): Uint8Array {
@@ -19,18 +19,23 @@ export function truncateToU8(comp: ArrayLike<number>): Uint8Array {
   return out;
 }
 
-/** Per-frame PSNR / SSIM of `comp` against `gt` (calc_psnr_and_ssim(ori, comp) per frame). */
-export function frameQuality(gt: Uint8Array, comp: Float32Array | Uint8Array, t: number, h: number, w: number): { psnr: number[]; ssim: number[] } {
+/**
+ * Per-frame PSNR / SSIM of `comp` against `gt` (calc_psnr_and_ssim(ori, comp) per frame); SSIM is
+ * null for frames smaller than its 65×65 window (the official script would stop there).
+ */
+export function frameQuality(gt: Uint8Array, comp: Float32Array | Uint8Array, t: number, h: number, w: number): { psnr: number[]; ssim: number[] | null } {
   const n = h * w * 3;
   if (gt.length !== t * n || comp.length !== t * n) throw new Error(`frameQuality: expected ${t}×${h}×${w}×3 values`);
-  const psnr: number[] = [];
-  const ssim: number[] = [];
+  const fits = h >= SSIM_WINDOW && w >= SSIM_WINDOW;
+  const psnrs: number[] = [];
+  const ssims: number[] = [];
   for (let i = 0; i < t; i++) {
-    const r = psnrSsim(gt.subarray(i * n, (i + 1) * n), comp.subarray(i * n, (i + 1) * n), h, w);
-    psnr.push(r.psnr);
-    ssim.push(r.ssim);
+    const a = gt.subarray(i * n, (i + 1) * n);
+    const b = comp.subarray(i * n, (i + 1) * n);
+    psnrs.push(psnr(a, b));
+    if (fits) ssims.push(ssim(a, b, h, w, 3));
   }
-  return { psnr, ssim };
+  return { psnr: psnrs, ssim: fits ? ssims : null };
 }
 
 /** uint8 → float32 value / 255, as ToTorchFormatTensor divides. */

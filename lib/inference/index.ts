@@ -11,7 +11,7 @@
  * - Jobs (`./job`, `./args`): the official flags, inputs opened from paths, a run into a sink
  *   (what `propainter inpaint` and the inference fixture cases use).
  */
-export { InputError, inpaintVideo, STAGES } from './pipeline';
+export { InputError, inpaintVideo, raftClipFlows, STAGES } from './pipeline';
 export type {
   FlowProvider, FrameInput, FrameStream, InpaintMode, InpaintModels, InpaintOptions, InpaintResult, InpaintedFrame, MaskInput,
   ProgressEvent, StageName,
@@ -25,13 +25,15 @@ export {
   blendInto, compositeFrame, inferenceSizes, outpaintCanvas, outpaintMasks, placeOnCanvas, prepareMask, tintMasked, toProcessSize,
 } from './frames';
 export type { BlendMode, FrameMasks, OutpaintCanvas, Size, SizeOptions } from './frames';
-export { OFFICIAL_WEIGHT_FILES, detInitModels, disposeModels, loadInferenceModels, weightFile } from './models';
-export type { NetworkName } from './models';
+export {
+  INFERENCE_NETWORKS, OFFICIAL_WEIGHT_FILES, WEIGHT_SOURCES, detInitModels, disposeModels, findWeightFile, loadInferenceModels, missingWeightMessage, weightFile,
+} from './models';
+export type { NetworkName, WeightRole } from './models';
 export { compareFrame, outputImages } from './output';
 export { OFFICIAL_DEFAULTS, openInputs, runInpaintJob } from './job';
 export type { InpaintJob, JobResult, OpenedInputs, OutputSink } from './job';
 export { addInpaintOptions, jobFromOptions, parseInpaintArgs } from './args';
 export type { InpaintCliOptions } from './args';
 export { estimateInpaintHeap, fitHints, formatHeapRefusal } from './memory';
-export type { HeapEstimate, HeapRequest } from './memory';
+export type { HeapEstimate, HeapRequest, HeapStage } from './memory';
 export type { OutputImages } from './output';

@@ -8,9 +8,10 @@
  * at 240×432 with det-init weights (wasm heap growth over the loaded models: RAFT 13 frames
  * 548 MiB; flow completion 20 / 40 flows 629 / 1307 MiB; image propagation 40 frames 435 MiB;
  * generator 11 + 8 frames 1515 MiB alone and ~1250 MiB for 12 frames inside a whole 20-frame run,
- * whose heap peaked at 1.51 GiB), rounded up.
+ * whose heap peaked at 1.51 GiB), rounded up. The evaluation's whole-video flow completion
+ * agrees: 79 flows 2640 MiB (338 bytes per pixel and flow).
  */
-import { inferenceRefNum, paddedSegments, propagationChunkLength, raftClipLengthForWidth, slidingWindows, FLOW_COMPLETION_PAD, PROPAGATION_PAD } from './plan';
+import { EVALUATION_RAFT_CHUNK, inferenceRefNum, paddedSegments, propagationChunkLength, raftClipLengthForWidth, slidingWindows, FLOW_COMPLETION_PAD, PROPAGATION_PAD } from './plan';
 import { WASM_HEAP_BUDGET, fmtBytes } from '../models/analyze';
 
 /** Heap bytes of one call per pixel: `perPixel` + `perPixelFrame` × frames, by stage (see the file header). */
@@ -28,6 +29,7 @@ export const BASE_HEAP_BYTES = 300 * 2 ** 20;
 const MARGIN = 1.1;
 
 export type HeapStage = keyof typeof STAGE_HEAP_COEFFICIENTS;
+const HEAP_STAGES = Object.keys(STAGE_HEAP_COEFFICIENTS) as HeapStage[];
 
 export interface HeapRequest {
   /** Size the networks run at (the canvas in video_outpainting). */
@@ -37,6 +39,13 @@ export interface HeapRequest {
   subvideoLength: number;
   neighborLength: number;
   refStride: number;
+  /**
+   * The evaluation script's variant (spec §12.1): flow completion and image propagation over the
+   * whole video, every stride-aligned reference, RAFT in 60-frame clips. Default false (inference).
+   */
+  evaluation?: boolean;
+  /** Flows supplied (evaluation's --load_flow): no RAFT call. */
+  flowsGiven?: boolean;
 }
 
 export interface HeapEstimate {
@@ -47,22 +56,27 @@ export interface HeapEstimate {
   largest: HeapStage;
 }
 
-/** The largest call of each stage for a request, from the same plans the pipeline runs. */
-export function estimateInpaintHeap(r: HeapRequest): HeapEstimate {
+/**
+ * The largest call of each stage for a request, from the same plans the pipeline runs; `stages`
+ * limits the estimate to the stages that run (the flow-completion evaluation runs two).
+ */
+export function estimateInpaintHeap(r: HeapRequest, stages: readonly HeapStage[] = HEAP_STAGES): HeapEstimate {
   const T = r.frames;
   const px = r.width * r.height;
   const longest = (segs: Array<{ start: number; end: number }>) => Math.max(...segs.map((s) => s.end - s.start));
-  const refNum = inferenceRefNum(T, r.subvideoLength, r.refStride);
+  const whole = r.evaluation ?? false;
+  const refNum = whole ? -1 : inferenceRefNum(T, r.subvideoLength, r.refStride);
   const frames: Record<HeapStage, number> = {
-    raft: Math.min(T, raftClipLengthForWidth(r.width) + 1),
-    flow_completion: longest(paddedSegments(T - 1, r.subvideoLength, FLOW_COMPLETION_PAD)),
-    propagation: longest(paddedSegments(T, propagationChunkLength(r.subvideoLength), PROPAGATION_PAD)),
+    // A later RAFT chunk starts one frame early: clip length + 1 frames.
+    raft: r.flowsGiven ? 0 : Math.min(T, (whole ? EVALUATION_RAFT_CHUNK : raftClipLengthForWidth(r.width)) + 1),
+    flow_completion: whole ? T - 1 : longest(paddedSegments(T - 1, r.subvideoLength, FLOW_COMPLETION_PAD)),
+    propagation: whole ? T : longest(paddedSegments(T, propagationChunkLength(r.subvideoLength), PROPAGATION_PAD)),
     transformer: Math.max(...slidingWindows(T, r.neighborLength, r.refStride, refNum).map((w) => w.localIds.length + w.refIds.length)),
   };
   const bytesByStage = Object.fromEntries(
     (Object.keys(frames) as HeapStage[]).map((s) => [s, (STAGE_HEAP_COEFFICIENTS[s].perPixel + STAGE_HEAP_COEFFICIENTS[s].perPixelFrame * frames[s]) * px]),
   ) as Record<HeapStage, number>;
-  const largest = (Object.keys(bytesByStage) as HeapStage[]).reduce((a, b) => (bytesByStage[b] > bytesByStage[a] ? b : a));
+  const largest = stages.reduce((a, b) => (bytesByStage[b] > bytesByStage[a] ? b : a));
   return { bytes: Math.round(BASE_HEAP_BYTES + bytesByStage[largest] * MARGIN), frames, bytesByStage, largest };
 }
 

@@ -166,6 +166,36 @@ function stack(parts: readonly ArrayLike<number>[], perItem: number): Float32Arr
   return out;
 }
 
+/**
+ * RAFT_bi over one clip of uint8 RGB frames (H·W·3 each, mapped to [-1, 1]): the forward (k→k+1)
+ * and backward (k+1→k) flows of its consecutive pairs, H·W·2 each. One call of the RAFT stage;
+ * which clips to call it on is the plan's (`raftChunks`).
+ */
+export function raftClipFlows(raft: RAFT, frames: readonly Uint8Array[], H: number, W: number, iters: number): { forward: Float32Array[]; backward: Float32Array[] } {
+  const px = H * W;
+  const n = frames.length;
+  const input = tf.tensor5d(stack(frames.map(toUnit), px * 3), [1, n, H, W, 3]);
+  let out: { forward: tf.Tensor5D; backward: tf.Tensor5D };
+  try {
+    out = raftBi(raft, input, { iters });
+  } finally {
+    input.dispose();
+  }
+  let fd: Float32Array;
+  let bd: Float32Array;
+  try {
+    fd = out.forward.dataSync() as Float32Array;
+    bd = out.backward.dataSync() as Float32Array;
+  } finally {
+    tf.dispose([out.forward, out.backward]);
+  }
+  const pairs = range(0, n - 1);
+  return {
+    forward: pairs.map((k) => fd.slice(k * px * 2, (k + 1) * px * 2)),
+    backward: pairs.map((k) => bd.slice(k * px * 2, (k + 1) * px * 2)),
+  };
+}
+
 /** Completes the holes of a video (see the file header). Frames are RGB uint8 of one size. */
 export async function inpaintVideo(
   frameInput: FrameInput,
@@ -293,18 +323,10 @@ export async function inpaintVideo(
       const c = chunks[raftNext];
       await readUpTo(c.end - 1);
       await timed('raft', () => {
-        const n = c.end - c.start;
-        const frames = tf.tensor5d(stack(range(c.start, c.end).map((i) => toUnit(orig.get(i))), px * 3), [1, n, H, W, 3]);
-        const out = raftBi(models.raft, frames, { iters: raftIter });
-        frames.dispose();
-        const fd = out.forward.dataSync() as Float32Array;
-        const bd = out.backward.dataSync() as Float32Array;
-        tf.dispose([out.forward, out.backward]);
-        for (let k = 0; k < n - 1; k++) {
-          rawF.set(c.start + k, fd.slice(k * px * 2, (k + 1) * px * 2));
-          rawB.set(c.start + k, bd.slice(k * px * 2, (k + 1) * px * 2));
-        }
-        rawDone += n - 1;
+        const out = raftClipFlows(models.raft, range(c.start, c.end).map((i) => orig.get(i)), H, W, raftIter);
+        out.forward.forEach((f, k) => rawF.set(c.start + k, f));
+        out.backward.forEach((b, k) => rawB.set(c.start + k, b));
+        rawDone += out.forward.length;
       });
       raftNext++;
       report('raft', rawDone, T - 1);

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { escapeHtml } from '../viz/display';
 import { figureHtml } from '../viz/plotly';
 import { barFigure, scatterFigure } from '../viz/charts';
-import type { EvalSummary, VideoRow } from '../eval/results';
+import { DET_INIT_WEIGHTS, type EvalSummary, type VideoRow } from '../eval/results';
 import { belowLegend, fmt, table } from './html';
 import type { EvalRun } from './eval-run';
 
@@ -80,7 +80,13 @@ function protocolTable(e: EvalRun): string {
   const w = Object.entries(e.results.weights);
   rows.push([
     'weights',
-    w.length ? w.map(([role, x]) => `${escapeHtml(role)}: ${escapeHtml(path.basename(x.path))} <span class="meta">(${(x.bytes / 1e6).toFixed(1)} MB, sha256 ${x.sha256.slice(0, 12)}…)</span>`).join('<br>') : '–',
+    w.length
+      ? w.map(([role, x]) =>
+          x.sha256 === DET_INIT_WEIGHTS.sha256
+            ? `${escapeHtml(role)}: <b>det-init v1</b> <span class="meta">(untrained, deterministic: a baseline, not inpainting results)</span>`
+            : `${escapeHtml(role)}: ${escapeHtml(path.basename(x.path))} <span class="meta">(${(x.bytes / 1e6).toFixed(1)} MB, sha256 ${x.sha256.slice(0, 12)}…)</span>`,
+        ).join('<br>')
+      : '–',
   ]);
   rows.push(['backend', escapeHtml(String(e.results.backend))], ['updated', escapeHtml(String(e.results.updated))]);
   const notes = e.results.notes.length ? `<ul class="notes">${e.results.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : '';

@@ -1,8 +1,8 @@
 /**
  * `propainter evaluate` as users run it: --model flowcomp end to end (with det-init weights in a
- * weights folder), a rerun that skips everything, and the one-line errors (exit code 1) for a
- * missing mask folder, mismatched frame / mask counts, missing weights and the ProPainter
- * completion that lib/inference has not provided yet.
+ * weights folder), a rerun that skips everything, the ProPainter completion on the bundled clip
+ * (det-init weights, its first frames at a small size) writing every output, and the one-line
+ * errors (exit code 1) for a missing mask folder, mismatched frame / mask counts and missing weights.
  */
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -51,11 +51,39 @@ test('evaluate --model flowcomp writes the official file and results, and a reru
     assert.ok(fs.existsSync(path.join(out, f)), f);
   }
   const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
-  assert.equal(res.weights.flowcomp.path, path.join(WEIGHTS, 'recurrent_flow_completion.pth'));
-  assert.match(res.weights.flowcomp.sha256, /^[0-9a-f]{64}$/);
+  assert.equal(res.weights.flowComplete.path, path.join(WEIGHTS, 'recurrent_flow_completion.pth'));
+  assert.match(res.weights.flowComplete.sha256, /^[0-9a-f]{64}$/);
   const again = evaluate(args);
   assert.equal(again.code, 0, again.err);
   assert.match(again.out, /2 of 2 videos finished earlier, skipped/);
+});
+
+test('evaluate on the bundled clip (det-init weights, 6 frames at 216x128) writes every output; a rerun skips it', () => {
+  const clip = path.resolve(__dirname, '..', '..', 'data', 'davis-sample');
+  const out = path.join(TMP, 'clip');
+  const args = [
+    '--dataset', 'davis', '--video_root', path.join(clip, 'JPEGImages_432_240'), '--mask_root', path.join(clip, 'test_masks'), '--det_init',
+    '--max_frames', '6', '--width', '216', '--height', '128', '--raft_iter', '2', '--weights', path.join(TMP, 'empty'), '--save_results', '-o', out,
+  ];
+  fs.mkdirSync(path.join(TMP, 'empty'), { recursive: true });
+  const run = () => spawnSync(process.execPath, [BIN, 'evaluate', ...args], { encoding: 'utf8', timeout: 600_000, env: { ...process.env, PROPAINTER_BACKEND: 'wasm' } });
+  const r = run();
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /det-init \(UNTRAINED\) weights for RAFT, flow completion, ProPainter generator/);
+  assert.match(r.stdout, /note: VFID skipped: it compares feature statistics across videos and needs at least 2 videos/);
+  assert.match(r.stdout, /\[  1\/1\] Name: bmx-trees\s+\| PSNR\/SSIM: \d+\.\d{4}\/\d\.\d{4}\s+\| Avg PSNR\/SSIM: \S+ \| Time: \d+\.\d{4}/);
+  assert.match(r.stdout, /PSNR \d+\.\d\d SSIM \d\.\d{4} VFID – E_warp \d+\.\d{3}×10⁻³ LPIPS – over 1 videos \(6 frames\)/);
+  for (const f of ['davis_metrics.txt', 'results.json', 'per_video.csv', 'per_video/bmx-trees.json', 'strips/bmx-trees.jpg', 'bmx-trees/00005.png']) {
+    assert.ok(fs.existsSync(path.join(out, f)), f);
+  }
+  const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+  assert.equal(res.complete, true);
+  assert.deepEqual(Object.keys(res.weights), ['raft', 'flowComplete', 'generator']);
+  assert.equal(res.weights.generator.sha256, 'det-init-v1');
+  assert.ok(res.per_video[0].seconds_per_frame > 0 && res.per_video[0].ewarp > 0);
+  const again = run();
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /1 of 1 videos finished earlier, skipped/);
 });
 
 test('bad inputs give one-line errors naming the path, exit code 1', () => {
@@ -71,6 +99,7 @@ test('bad inputs give one-line errors naming the path, exit code 1', () => {
   fs.cpSync(path.join(DATA, 'test_masks'), masks, { recursive: true });
   fs.rmSync(path.join(masks, 'synth_0000', '00002.png'));
   errLine(evaluate([...fc, '--mask_root', masks]), new RegExp(`^error: ${path.join(masks, 'synth_0000')}: 2 masks for the 3 frames of `));
-  errLine(evaluate([...fc, '--fc_model_path', path.join(TMP, 'none.pth')]), new RegExp(`^error: Flow-completion weights not found: ${path.join(TMP, 'none.pth')}`));
-  errLine(evaluate(['--weights', WEIGHTS]), /^error: --model propainter: the ProPainter completion stages .* not wired into evaluate yet/);
+  errLine(evaluate([...fc, '--fc_model_path', path.join(TMP, 'none.pth')]), new RegExp(`^error: missing weight file ${path.join(TMP, 'none.pth')} \\(the recurrent flow completion weights, recurrent_flow_completion\\.pth from the official ProPainter release\\)`));
+  // The ProPainter completion needs the generator too: named with the official file.
+  errLine(evaluate(['--weights', WEIGHTS]), new RegExp(`^error: missing weight file ${path.join(WEIGHTS, 'ProPainter.pth')} \\(the ProPainter generator weights, ProPainter\\.pth from the official ProPainter release, or ProPainter\\.safetensors beside it\\)`));
 });

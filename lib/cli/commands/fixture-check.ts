@@ -4,20 +4,22 @@ import type { CliCommand } from '../command';
 import { UserError } from '../command';
 import { initRuntime, BackendName } from '../../runtime';
 import { checkFixtures, expandFixturePaths } from '../../fixtures/check';
+import { processCount } from '../../eval/args';
 
 const command: CliCommand = {
   name: 'fixture-check',
-  description: 'run parity fixtures (safetensors from the official implementation, or inference case folders) against this port',
+  description: 'run parity fixtures (safetensors from the official implementation, or inference / evaluation case folders) against this port',
   configure: (cmd) =>
     cmd
-      .argument('<files...>', 'fixture .safetensors files, inference case folders (case.json + input/ + expected/), or directories holding them')
-      .option('--weights <path>', 'checkpoint (official .pth or safetensors; a folder of the three official files for pipeline and inference cases) instead of det-init weights')
+      .argument('<files...>', 'fixture .safetensors files, inference or evaluation case folders (case.json + inputs + expected/), or directories holding them')
+      .option('--weights <path>', 'checkpoint (official .pth or safetensors; a folder of the official files for pipeline, inference and evaluation cases) instead of det-init weights')
+      .option('--nproc <n|auto>', 'worker processes for evaluation cases (default 1)', processCount)
       .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
-      .action(async (files: string[], opts: { weights?: string; backend?: BackendName }, self: Command) => {
+      .action(async (files: string[], opts: { weights?: string; nproc?: number | 'auto'; backend?: BackendName }, self: Command) => {
         if (opts.weights !== undefined && !fs.existsSync(opts.weights)) throw new UserError(`--weights ${opts.weights}: no such file or folder`);
         const fixtures = expandFixturePaths(files);
         await initRuntime({ backend: opts.backend });
-        const s = await checkFixtures(fixtures, { weightsPath: opts.weights, debug: self.optsWithGlobals().debug === true });
+        const s = await checkFixtures(fixtures, { weightsPath: opts.weights, nproc: opts.nproc, debug: self.optsWithGlobals().debug === true });
         // Fixtures of weightless components (grid_sample, losses, …) ignore --weights: say so.
         if (opts.weights !== undefined && !s.results.some((r) => r.weightsUsed)) {
           const components = [...new Set(s.results.map((r) => r.component))].join(', ');
