@@ -12,3 +12,4 @@ export * from './validate';
 export * from './synth';
 export * from './prepare';
 export * from './sources';
+export * from './clips';

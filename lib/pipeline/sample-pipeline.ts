@@ -5,7 +5,10 @@
  *      the quick configs ask for (synthetic motion over the clip's frames, exact .flo flows);
  *   2. train the flow-completion network (configs/quick_flowcomp.json);
  *   3. train ProPainter with that network frozen (configs/quick_propainter.json);
- *   4. write a self-contained HTML report of both runs.
+ *   4. evaluate the quick-trained ProPainter (with the flow-completion network it trained with)
+ *      and, as a baseline, det-init (untrained) weights on the quick set's held-out video(s), with
+ *      the official protocol at the size the runs trained and the set's exact flows (--load_flow);
+ *   5. write a self-contained HTML report of both runs and both evaluations.
  *
  * Each training step resumes from its run folder: a finished run is skipped, an interrupted one
  * continues from its latest checkpoint (`fresh` starts over). The same function backs notebooks.
@@ -18,7 +21,9 @@ import { latestCheckpoint } from '../train/run-folder';
 import { Run } from '../train/loop';
 import { formatProblem, validateDataset } from '../data/validate';
 import type { Log } from '../train/system';
-import { readRunLog, writeRunReport, formatSeconds } from '../report';
+import { openDatasetRoot } from '../data/layout';
+import { runEvaluation } from '../eval/run';
+import { readEvalRun, readRunLog, writeRunReport, formatSeconds } from '../report';
 
 export interface PipelineOptions {
   /** The bundled sample to validate (default data/davis-sample). */
@@ -30,6 +35,8 @@ export interface PipelineOptions {
   propainterSets?: string[];
   /** Output HTML report (default reports/sample-pipeline.html). */
   report?: string;
+  /** Folder of the two evaluation folders (default experiments/eval). */
+  evalDir?: string;
   /** Delete the two run folders first and train from scratch. */
   fresh?: boolean;
   /** Progress line during training (default true). */
@@ -42,6 +49,8 @@ export interface PipelineOptions {
 export interface PipelineResult {
   report: string;
   runs: string[];
+  /** The evaluation folders (quick-trained, det-init); empty when interrupted. */
+  evaluations: string[];
   /** Wall seconds per stage. */
   seconds: Record<string, number>;
   /** 'finished', or 'interrupted' when a signal stopped training (the report is then not written). */
@@ -53,7 +62,35 @@ export const DEFAULTS = {
   flowcompConfig: 'configs/quick_flowcomp.json',
   propainterConfig: 'configs/quick_propainter.json',
   report: 'reports/sample-pipeline.html',
+  evalDir: 'experiments/eval',
 };
+
+/** The two evaluations of the pipeline, labelled by their folder names. */
+export const EVALUATIONS = { trained: 'quick_propainter-heldout', detInit: 'det-init-heldout' } as const;
+
+/**
+ * The quick ProPainter run (generator + the flow-completion network it froze) and det-init
+ * weights evaluated on the held-out video(s) of its set (datasets.val) with the official protocol
+ * at the training size and the set's exact flows. `fresh` starts the folders over (after
+ * retraining: resuming would mix checkpoints and is refused).
+ */
+async function evaluateQuickRun(pp: TrainConfig, fc: TrainConfig, dir: string, fresh: boolean, log: Log): Promise<string[]> {
+  const val = pp.datasets.val;
+  if (!val) throw new Error(`${pp.name}: no datasets.val (the held-out videos the pipeline evaluates)`);
+  const root = openDatasetRoot(val.root, { width: val.width, height: val.height });
+  if (!root.masksDir || !root.flowsDir) throw new Error(`${root.root}: the held-out set needs test_masks/ and flows/ (the quick set has both)`);
+  const common = {
+    dataset: 'davis' as const, videoRoot: root.framesDir, maskRoot: root.masksDir, flowRoot: root.flowsDir, loadFlow: true,
+    width: val.width, height: val.height, videos: val.videos, fresh, log,
+  };
+  const trained = path.join(dir, EVALUATIONS.trained);
+  const baseline = path.join(dir, EVALUATIONS.detInit);
+  log(`${pp.name}: evaluating the trained generator (${pp.save_dir}) and flow completion (${fc.save_dir}) → ${trained}`);
+  await runEvaluation({ ...common, propainterModelPath: pp.save_dir, fcModelPath: fc.save_dir, out: trained });
+  log(`det-init (untrained) weights, the baseline → ${baseline}`);
+  await runEvaluation({ ...common, detInit: true, out: baseline });
+  return [trained, baseline];
+}
 
 /** Trains one config to its total_iter, resuming or skipping what its folder already holds. */
 async function trainStage(cfg: TrainConfig, opts: PipelineOptions, log: Log): Promise<'finished' | 'interrupted' | 'skipped'> {
@@ -104,21 +141,28 @@ export async function runSamplePipeline(opts: PipelineOptions = {}): Promise<Pip
       log(`${c.name}: training set ${c.datasets.train.root} (${videos} indexed videos)`);
     }
   });
+  // A run trained (or continued) now has a new checkpoint: its evaluation starts over.
+  let retrained = false;
   for (const [stage, cfg] of [['train the flow-completion network', fc], ['train ProPainter (flow completion frozen)', pp]] as const) {
     const r = await timed(`${stage}: ${cfg.name}, ${cfg.train.total_iter} iterations`, () => trainStage(cfg, opts, log));
+    if (r !== 'skipped') retrained = true;
     if (r === 'interrupted') {
       log(`${cfg.name}: interrupted — its checkpoint is in ${cfg.save_dir}; run again to continue`);
-      return { report: '', runs: [fc.save_dir, pp.save_dir], seconds, status: 'interrupted' };
+      return { report: '', runs: [fc.save_dir, pp.save_dir], evaluations: [], seconds, status: 'interrupted' };
     }
   }
+  const evals = await timed(`evaluate: ${pp.name} vs det-init weights on the held-out video(s) of its set`, () =>
+    evaluateQuickRun(pp, fc, opts.evalDir ?? DEFAULTS.evalDir, !!opts.fresh || retrained, log),
+  );
   const report = opts.report ?? DEFAULTS.report;
   await timed('report', async () => {
     const bytes = writeRunReport(report, [readRunLog(fc.save_dir), readRunLog(pp.save_dir)], {
+      evaluations: evals.map((d) => readEvalRun(d)),
       title: 'ProPainter-TS sample pipeline (bundled clip bmx-trees)',
       notes,
       generatedBy: 'propainter pipeline',
     });
     log(`${report}: ${(bytes / 1e6).toFixed(1)} MB`);
   });
-  return { report, runs: [fc.save_dir, pp.save_dir], seconds, status: 'finished' };
+  return { report, runs: [fc.save_dir, pp.save_dir], evaluations: evals, seconds, status: 'finished' };
 }

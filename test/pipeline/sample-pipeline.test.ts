@@ -1,7 +1,8 @@
 /**
  * The `npm start` pipeline end to end with tiny iteration counts (the shipped quick configs with
- * overrides): data check, both trainings on the bundled clip's frames, report; a second call
- * skips the finished runs; bad input is named.
+ * overrides): data check, both trainings on the bundled clip's frames, the evaluation of the
+ * trained ProPainter and of det-init weights on the held-out video, report; a second call skips
+ * the finished runs and evaluations; bad input is named.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initRuntime } from '../../lib/runtime';
 import { runSamplePipeline } from '../../lib/pipeline/sample-pipeline';
 import { readRunLog } from '../../lib/report';
+import { DET_INIT_WEIGHTS, readResultsFile } from '../../lib/eval/results';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 process.chdir(ROOT); // the configs' paths are relative to the repository root
@@ -30,11 +32,12 @@ function sets(work: string, name: string, iters: number): string[] {
   ];
 }
 
-test('pipeline: validate, build the set, train both networks, report; a rerun skips the finished runs', async () => {
+test('pipeline: validate, build the set, train both networks, evaluate, report; a rerun skips the finished runs', async () => {
   await initRuntime();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-'));
   const report = path.join(work, 'report.html');
-  const opts = { flowcompSets: sets(work, 'fc', 2), propainterSets: sets(work, 'pp', 1), report, console: false };
+  const evalDir = path.join(work, 'eval');
+  const opts = { flowcompSets: sets(work, 'fc', 2), propainterSets: sets(work, 'pp', 1), report, evalDir, console: false };
   const logs: string[] = [];
   const before = tf.memory().numTensors;
   const res = await runSamplePipeline({ ...opts, log: (l) => logs.push(l) });
@@ -56,8 +59,24 @@ test('pipeline: validate, build the set, train both networks, report; a rerun sk
   }
   // ProPainter froze the flow net this pipeline trained.
   assert.ok(logs.some((l) => l.includes(`weights from ${path.join(work, 'fc', 'gen_000002.safetensors')}`)), logs.join('\n'));
+  // The trained generator (with the flow net it froze) and det-init, on the held-out video with its exact flows.
+  const evals = [path.join(evalDir, 'quick_propainter-heldout'), path.join(evalDir, 'det-init-heldout')];
+  assert.deepEqual(res.evaluations, evals);
+  const [trained, baseline] = evals.map((d) => readResultsFile(d));
+  for (const r of [trained, baseline]) {
+    assert.ok(r.complete);
+    assert.equal(r.protocol.load_flow, true);
+    assert.deepEqual([r.protocol.width, r.protocol.height], [64, 64]);
+    assert.deepEqual(r.per_video.map((v) => [v.video, v.frames]), [['synth_0003', 12]]);
+    assert.ok(r.summary.psnr !== null && Number.isFinite(r.summary.psnr) && r.summary.ewarp !== null && Number.isFinite(r.summary.ewarp));
+  }
+  assert.equal(trained.weights.generator.path, path.join(work, 'pp', 'gen_000001.safetensors'));
+  assert.equal(trained.weights.flowComplete.path, path.join(work, 'fc', 'gen_000002.safetensors'));
+  assert.deepEqual([baseline.weights.generator, baseline.weights.flowComplete], [DET_INIT_WEIGHTS, DET_INIT_WEIGHTS]);
+  assert.notEqual(trained.summary.psnr, baseline.summary.psnr);
   const html = fs.readFileSync(report, 'utf8');
   assert.ok(html.includes('quick_flowcomp') && html.includes('quick_propainter') && html.includes('validation psnr'));
+  assert.ok(html.includes('quick_propainter-heldout') && html.includes('det-init-heldout'), 'the evaluation section');
   assert.ok(html.split('data:image/png;base64,').length - 1 >= 4, 'sample images of both runs');
 
   const again: string[] = [];
@@ -65,6 +84,7 @@ test('pipeline: validate, build the set, train both networks, report; a rerun sk
   const res2 = await runSamplePipeline({ ...opts, log: (l) => again.push(l) });
   assert.equal(res2.status, 'finished');
   assert.equal(again.filter((l) => l.includes('already trained')).length, 2, again.join('\n'));
+  assert.equal(again.filter((l) => l.includes('1 of 1 videos finished earlier, skipped')).length, 2, again.join('\n'));
   assert.ok(fs.readFileSync(report, 'utf8').includes('skipped (already trained'), 'the report says the runs were not retrained');
 });
 
