@@ -30,15 +30,16 @@ function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
-/** Pids of this process's children (Linux /proc). */
-function children(): number[] {
+/** Pids of this process's evaluation workers (Linux /proc: children running lib/eval/worker). */
+function workers(): number[] {
   const out: number[] = [];
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       // pid (comm) state ppid …: comm may hold spaces, so parse after its closing parenthesis.
       const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) out.push(Number(d));
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== process.pid) continue;
+      if (fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('worker')) out.push(Number(d));
     } catch {
       // gone meanwhile
     }
@@ -52,7 +53,7 @@ async function sampled<T>(fn: () => Promise<T>): Promise<{ result: T; peakSum: n
   let peakSum = 0;
   const sample = () => {
     let sum = 0;
-    for (const pid of children()) {
+    for (const pid of workers()) {
       sum += statusBytes(pid, 'VmRSS');
       perWorker.set(pid, Math.max(perWorker.get(pid) ?? 0, statusBytes(pid, 'VmHWM')));
     }
