@@ -199,8 +199,10 @@ export async function evaluateVideos(o: EvaluationCommon, evaluate: VideoEvaluat
       }
       store.write(rec);
       records[i] = rec;
-      const finished = done();
-      log(r.lines(finished)[finished.indexOf(rec)]);
+      // The official progress line, numbered by completion: with several workers (or a resume)
+      // videos finish out of dataset order; the file written below keeps the dataset order.
+      const order = [...done().filter((x) => x !== rec), rec];
+      log(r.lines(order)[order.length - 1]);
       write(false);
     }
   };
