@@ -16,6 +16,12 @@ export interface SimdKernels {
   wino_input(x: number, zero: number, v: number, h: number, w: number, c: number, th: number, tw: number, pT: number, pL: number, t0: number, cnt: number): void;
   /** Output transform; co % 4 == 0. */
   wino_output(mtab: number, y: number, dump: number, oh: number, ow: number, co: number, th: number, tw: number, t0: number, cnt: number): void;
+  /** Winograd F(4×4, 3×3) filter transform: g [3][3][n] → u [36][n]; n % 4 == 0. */
+  wino4_weights(g: number, u: number, n: number): void;
+  /** F(4×4, 3×3) input transform (v [36][cnt][c]); c % 4 == 0. */
+  wino4_input(x: number, zero: number, v: number, h: number, w: number, c: number, th: number, tw: number, pT: number, pL: number, t0: number, cnt: number): void;
+  /** F(4×4, 3×3) output transform; co % 4 == 0. */
+  wino4_output(mtab: number, y: number, dump: number, oh: number, ow: number, co: number, th: number, tw: number, t0: number, cnt: number): void;
   /** Winograd F(4, 5) filter transform: g [5][n] → u [8][n]; n % 4 == 0. */
   wino1d_weights(g: number, u: number, n: number): void;
   /** F(4, 5) input transform along W (vert 0) or H (vert 1); c % 4 == 0. */

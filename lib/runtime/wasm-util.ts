@@ -16,7 +16,7 @@ export type Inputs = Record<string, TI> | TI[];
 
 /** The parts of tfjs-backend-wasm's BackendWasm the pack relies on. */
 export interface WasmBackend {
-  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number; refCount: number } | undefined };
+  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number; refCount: number } | undefined; has(dataId: object): boolean };
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: tf.backend_util.BackendValues): TI;
   typedArrayFromHeap(t: TI): tf.TypedArray;
   readSync(dataId: object): tf.backend_util.BackendValues;

@@ -1,7 +1,9 @@
 /**
  * Conv2D for the wasm backend: stride-1 convolutions with enough channels run as Winograd
  * minimal filtering, with fewer multiplies per output than the direct convolution:
- * - 3×3 filters: F(2×2, 3×3), 16 products per 2×2 outputs instead of 36 (2.25× fewer);
+ * - 3×3 filters: F(4×4, 3×3), 36 products per 4×4 outputs instead of 144 (4× fewer; matrices in
+ *   simd/kernels.wat), where it pays (winogradOptions.tile4x4), else F(2×2, 3×3), 16 products
+ *   per 2×2 outputs instead of 36 (2.25× fewer);
  * - 1×5 and 5×1 filters (RAFT's separable ConvGRU): F(4, 5) along the filter's axis, 8 products
  *   per 4 outputs instead of 20 (2.5× fewer), with the Toom–Cook points 0, ±1, ±2, ±½, ∞:
  *     Aᵀ = [[1,1,1,1,1,1,1,0], [0,1,−1,2,−2,½,−½,0], [0,1,1,4,4,¼,¼,0], [0,1,−1,8,−8,⅛,−⅛,1]]
@@ -13,10 +15,12 @@
  * The filter, input and output transforms are SIMD kernels of the pack (./simd.ts, source
  * simd/kernels.wat) working in place on the heap; the products [tiles, Cin]·[Cin, Cout] are the
  * backend's XNNPACK GEMMs (threaded with PROPAINTER_THREADS). Results equal the direct
- * convolution up to float rounding (relative error ~1e-6). Everything else, and every shape
- * below the thresholds (small channel counts gain nothing: the GEMMs get too thin), runs the
- * stock XNNPACK convolution. Temporary heap: the transformed filter plus, per chunk of tiles,
- * the transformed input and the products (≤ winogradOptions.chunkFloats each).
+ * convolution up to float rounding (relative error ~1e-6 for F(2×2), ~1e-5 for F(4×4) and
+ * F(4, 5)). Everything else, and every shape below the thresholds (small channel counts gain
+ * nothing: the GEMMs get too thin), runs the stock XNNPACK convolution. Temporary heap: the
+ * transformed filter plus, per chunk of tiles, the transformed input and the products
+ * (≤ winogradOptions.chunkFloats each); outside gradient recording the transformed filters of
+ * live filter tensors stay cached (≤ winogradOptions.cacheFloats, see prepare).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type SimdKernels, simdKernels } from './simd';
@@ -38,9 +42,24 @@ export const winogradOptions = {
    * 909 MiB with direct convs).
    */
   chunkFloats: 1024 * 1024,
+  /**
+   * 3×3 filters as F(4×4, 3×3) (36 products per 16 outputs) instead of F(2×2, 3×3) (16 per 4)
+   * where it pays: its filter transform and XNNPACK's packing of 36 right-hand sides cost a
+   * fixed ~5–8 ms for 384 → 128, which the cache below saves outside gradient recording; under a
+   * tape only when the output has ≥ tile4x4MinTiles 4×4 tiles (measured on one thread, CPU ms,
+   * F(2×2) / F(4×4) uncached: 1×30×54×384 → 128 22 / 23, 1×60×108×384 → 128 89 / 77,
+   * 5×60×108×384 → 128 405 / 264, 2×120×216×64 → 64 61 / 38).
+   */
+  tile4x4: true,
+  tile4x4MinTiles: 256,
+  /**
+   * Heap floats (transforms and XNNPACK's packed copies) kept for filters used again outside
+   * gradient recording: 16 M floats (64 MiB); 0 turns the cache off.
+   */
+  cacheFloats: 16 * 1024 * 1024,
 };
 
-type Kind = 'f2x2_3x3' | 'f4_5_h' | 'f4_5_v';
+type Kind = 'f2x2_3x3' | 'f4x4_3x3' | 'f4_5_h' | 'f4_5_v';
 
 interface Plan {
   kind: Kind;
@@ -58,6 +77,7 @@ interface Plan {
 /** Products per tile, and the tile grid [th, tw] of an oh×ow output. */
 function tiling(kind: Kind, oh: number, ow: number): { points: number; th: number; tw: number } {
   if (kind === 'f2x2_3x3') return { points: 16, th: Math.ceil(oh / 2), tw: Math.ceil(ow / 2) };
+  if (kind === 'f4x4_3x3') return { points: 36, th: Math.ceil(oh / 4), tw: Math.ceil(ow / 4) };
   return kind === 'f4_5_h' ? { points: 8, th: oh, tw: Math.ceil(ow / 4) } : { points: 8, th: Math.ceil(oh / 4), tw: ow };
 }
 
@@ -74,7 +94,9 @@ function plan(x: TI, filter: TI, attrs: Record<string, unknown>): Plan | null {
   if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
   if (info.outHeight < 2 || info.outWidth < 2) return null;
   const [n, h, w] = x.shape;
-  return { kind, n, h, w, c, co, oh: info.outHeight, ow: info.outWidth, pT: info.padInfo.top, pL: info.padInfo.left };
+  const wide = kind === 'f2x2_3x3' && o.tile4x4 && info.outHeight >= 4 && info.outWidth >= 4 &&
+    (tf.engine().state.gradientDepth === 0 || n * Math.ceil(info.outHeight / 4) * Math.ceil(info.outWidth / 4) >= o.tile4x4MinTiles);
+  return { kind: wide ? 'f4x4_3x3' : kind, n, h, w, c, co, oh: info.outHeight, ow: info.outWidth, pT: info.padInfo.top, pL: info.padInfo.left };
 }
 
 export function conv2D(args: KernelArgs): TI {
@@ -84,19 +106,114 @@ export function conv2D(args: KernelArgs): TI {
   const k = p ? simdKernels(backend) : null;
   if (!p || !k) return stockKernel('Conv2D')!(args) as TI;
   const up4 = (v: number) => Math.ceil(v / 4) * 4;
-  if (p.c % 4 === 0 && p.co % 4 === 0) return winograd(backend, k, x, filter, p);
+  if (p.c % 4 === 0 && p.co % 4 === 0) return winograd(backend, k, x, filter, p, filter.dataId);
   // The SIMD transforms take 4 channels at a time: zero channels in and out (RAFT's 256 → 126,
   // flow completion's 258 → 128), sliced off the result.
   const [c4, co4] = [up4(p.c), up4(p.co)];
   return scoped(backend, (s) => {
     const xp = s.pad(x, [[0, 0], [0, 0], [0, 0], [0, c4 - p.c]]);
     const fp = s.pad(filter, [[0, 0], [0, 0], [0, c4 - p.c], [0, co4 - p.co]]);
-    const y = s.adopt(winograd(backend, k, xp, fp, { ...p, c: c4, co: co4 }));
+    const y = s.adopt(winograd(backend, k, xp, fp, { ...p, c: c4, co: co4 }, filter.dataId));
     return s.slice(y, [0, 0, 0, 0], [p.n, p.oh, p.ow, p.co]);
   });
 }
 
-function winograd(backend: WasmBackend, k: SimdKernels, x: TI, filter: TI, p: Plan): TI {
+/** A filter's transform and the GEMMs' right-hand views over it (each holding XNNPACK's packing). */
+interface Prepared {
+  kind: Kind;
+  c: number;
+  co: number;
+  u: TI;
+  views: TI[];
+  /** Heap floats held: the transform plus, about as much again, XNNPACK's packed copies. */
+  floats: number;
+}
+
+/** Per backend: prepared filters by the filter's dataId, in least-recently-used order. */
+const caches = new WeakMap<WasmBackend, { entries: Map<object, Prepared>; floats: number }>();
+
+function release(backend: WasmBackend, p: Prepared): void {
+  for (const b of p.views) dropView(backend, b);
+  backend.disposeData(p.u.dataId);
+}
+
+function evict(backend: WasmBackend, key: object): void {
+  const cache = caches.get(backend);
+  const p = cache?.entries.get(key);
+  if (!cache || !p) return;
+  cache.entries.delete(key);
+  cache.floats -= p.floats;
+  release(backend, p);
+}
+
+/** Drops every prepared filter of this backend (tests; a gradient tape starting). */
+export function clearWinogradCache(backend: WasmBackend): void {
+  const cache = caches.get(backend);
+  if (cache) for (const key of [...cache.entries.keys()]) evict(backend, key);
+}
+
+/**
+ * The cache of a backend, created on first use; the backend's disposeData is wrapped once so a
+ * filter's entry goes when its buffer is freed (a reassigned variable, a disposed model).
+ */
+function cacheOf(backend: WasmBackend): { entries: Map<object, Prepared>; floats: number } {
+  let cache = caches.get(backend);
+  if (!cache) {
+    cache = { entries: new Map(), floats: 0 };
+    caches.set(backend, cache);
+    const dispose = backend.disposeData.bind(backend);
+    const entries = cache.entries;
+    backend.disposeData = (dataId: object, force?: boolean): boolean => {
+      const freed = dispose(dataId, force);
+      if (entries.size && entries.has(dataId) && !backend.dataIdMap.has(dataId)) evict(backend, dataId);
+      return freed;
+    };
+  }
+  return cache;
+}
+
+/**
+ * The filter transform (and XNNPACK's weight packing) of a filter used again: RAFT runs the same
+ * update-block convolutions 20 times per call, and packing a [c, co] right-hand side costs about
+ * a third of its GEMM at 1/8 resolution. Kept only outside gradient recording (inference, RAFT
+ * flows for training): under a tape the filters change every step and the held transforms would
+ * raise the train steps' heap high-water marks, so a tape clears the cache. Bounded by
+ * winogradOptions.cacheFloats (least recently used first out).
+ */
+function prepare(backend: WasmBackend, k: SimdKernels, filter: TI, p: Plan, key: object): Prepared {
+  const { kind, c, co } = p;
+  const taped = tf.engine().state.gradientDepth > 0;
+  const cache = cacheOf(backend);
+  if (taped) clearWinogradCache(backend);
+  const hit = cache.entries.get(key);
+  if (hit && hit.kind === kind && hit.c === c && hit.co === co) {
+    cache.entries.delete(key); // re-inserted: most recently used last
+    cache.entries.set(key, hit);
+    return hit;
+  }
+  if (hit) evict(backend, key);
+  const { points } = tiling(kind, 4, 4);
+  const u = backend.makeOutput([points, c, co], 'float32');
+  if (kind === 'f2x2_3x3') k.wino_weights(heapOffset(backend, filter), heapOffset(backend, u), c * co);
+  else if (kind === 'f4x4_3x3') k.wino4_weights(heapOffset(backend, filter), heapOffset(backend, u), c * co);
+  else k.wino1d_weights(heapOffset(backend, filter), heapOffset(backend, u), c * co);
+  // One view per point for all chunks: XNNPACK keeps a GEMM operator's packed weights per
+  // right-hand tensor until that tensor is disposed, so the chunks (and cached calls) share one packing.
+  const views: TI[] = [];
+  for (let xi = 0; xi < points; xi++) views.push(heapView(backend, u, xi * c * co, [1, c, co]));
+  const prepared: Prepared = { kind, c, co, u, views, floats: 2 * points * c * co };
+  const budget = winogradOptions.cacheFloats;
+  if (taped || prepared.floats > budget) return prepared;
+  for (const old of [...cache.entries.keys()]) {
+    if (cache.floats + prepared.floats <= budget) break;
+    evict(backend, old);
+  }
+  cache.entries.set(key, prepared);
+  cache.floats += prepared.floats;
+  return prepared;
+}
+
+function winograd(backend: WasmBackend, k: SimdKernels, x: TI, filter: TI, p: Plan, key: object): TI {
   const { kind, n, h, w, c, co, oh, ow, pT, pL } = p;
   const { points, th, tw } = tiling(kind, oh, ow);
   const vert = kind === 'f4_5_v' ? 1 : 0;
@@ -110,13 +227,13 @@ function winograd(backend: WasmBackend, k: SimdKernels, x: TI, filter: TI, p: Pl
     return t;
   };
   const out = backend.makeOutput([n, oh, ow, co], 'float32');
+  let prepared: Prepared | null = null;
   try {
-    const u = alloc([points, c, co]);
+    prepared = prepare(backend, k, filter, p, key);
+    const uViews = prepared.views;
     const zero = alloc([c], 'float32', new Float32Array(c));
     const dump = alloc([co]);
     const mtab = alloc([points], 'int32');
-    if (kind === 'f2x2_3x3') k.wino_weights(heapOffset(backend, filter), heapOffset(backend, u), c * co);
-    else k.wino1d_weights(heapOffset(backend, filter), heapOffset(backend, u), c * co);
     for (let t0 = 0; t0 < tiles; t0 += per) {
       const cnt = Math.min(per, tiles - t0);
       const v = backend.makeOutput([points, cnt, c], 'float32');
@@ -124,15 +241,14 @@ function winograd(backend: WasmBackend, k: SimdKernels, x: TI, filter: TI, p: Pl
       try {
         const [xo, zo, vo] = [heapOffset(backend, x), heapOffset(backend, zero), heapOffset(backend, v)];
         if (kind === 'f2x2_3x3') k.wino_input(xo, zo, vo, h, w, c, th, tw, pT, pL, t0, cnt);
+        else if (kind === 'f4x4_3x3') k.wino4_input(xo, zo, vo, h, w, c, th, tw, pT, pL, t0, cnt);
         else k.wino1d_input(xo, zo, vo, h, w, c, th, tw, pT, pL, t0, cnt, vert);
         for (let xi = 0; xi < points; xi++) {
           const a = heapView(backend, v, xi * cnt * c, [1, cnt, c]);
-          const b = heapView(backend, u, xi * c * co, [1, c, co]);
           try {
-            products.push(mm({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as TI);
+            products.push(mm({ inputs: { a, b: uViews[xi] }, backend, attrs: { transposeA: false, transposeB: false } }) as TI);
           } finally {
             dropView(backend, a);
-            dropView(backend, b);
           }
         }
         // Offsets are read after every allocation (the heap may have grown; offsets stay valid).
@@ -140,6 +256,7 @@ function winograd(backend: WasmBackend, k: SimdKernels, x: TI, filter: TI, p: Pl
         products.forEach((m, i) => (tab[i] = heapOffset(backend, m)));
         const [mo, yo, dz] = [heapOffset(backend, mtab), heapOffset(backend, out), heapOffset(backend, dump)];
         if (kind === 'f2x2_3x3') k.wino_output(mo, yo, dz, oh, ow, co, th, tw, t0, cnt);
+        else if (kind === 'f4x4_3x3') k.wino4_output(mo, yo, dz, oh, ow, co, th, tw, t0, cnt);
         else k.wino1d_output(mo, yo, dz, oh, ow, co, th, tw, t0, cnt, vert);
       } finally {
         backend.disposeData(v.dataId);
@@ -150,6 +267,7 @@ function winograd(backend: WasmBackend, k: SimdKernels, x: TI, filter: TI, p: Pl
     backend.disposeData(out.dataId);
     throw e;
   } finally {
+    if (prepared && caches.get(backend)?.entries.get(key) !== prepared) release(backend, prepared);
     for (const t of owned) backend.disposeData(t.dataId);
   }
   return out;

@@ -1,8 +1,9 @@
 /**
  * Winograd Conv2D of the wasm pack (SIMD transforms + XNNPACK GEMMs) against the cpu backend's
- * direct convolution: paddings (same, valid, explicit asymmetric), batches, odd sizes, channel
- * counts that are not multiples of 4, chunked tiles, and the input gradient (which runs Conv2D
- * with the flipped filter); and the committed .wasm files against a fresh build of the source.
+ * direct convolution: F(4×4, 3×3), F(2×2, 3×3) and F(4, 5); paddings (same, valid, explicit
+ * asymmetric), batches, odd sizes, channel counts that are not multiples of 4, chunked tiles, and
+ * the input gradient (which runs Conv2D with the flipped filter); the cache of prepared filters;
+ * and the committed .wasm files against a fresh build of the source.
  */
 import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -44,10 +45,18 @@ describe('Winograd Conv2D on wasm vs cpu', () => {
     { x: [1, 7, 9, 8], co: 8, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
     { x: [3, 10, 9, 8], co: 12, pad: 'same', chunk: 16 * 12 * 5 }, // 5 tiles per chunk
   ];
-  for (const c of cases) {
-    test(`${(c.k ?? [3, 3]).join('×')} x ${JSON.stringify(c.x)} → ${c.co}, pad ${JSON.stringify(c.pad)}${c.chunk ? ', chunked' : ''}`, async () => {
+  // 3×3 filters: F(4×4, 3×3) outside the tape and F(2×2, 3×3) under it (few tiles), then
+  // F(4×4, 3×3) for the gradient as well, and F(2×2, 3×3) throughout.
+  const modes: Array<{ name: string; opts: Partial<typeof winogradOptions> }> = [
+    { name: '', opts: {} },
+    { name: ', F(4×4) under the tape too', opts: { tile4x4MinTiles: 0 } },
+    { name: ', F(2×2) only', opts: { tile4x4: false } },
+  ];
+  for (const c of cases) for (const m of modes) {
+    if (m.name && c.k) continue;
+    test(`${(c.k ?? [3, 3]).join('×')} x ${JSON.stringify(c.x)} → ${c.co}, pad ${JSON.stringify(c.pad)}${c.chunk ? ', chunked' : ''}${m.name}`, async () => {
       const ref = await conv('cpu', c.x, c.co, c.pad, true, c.k);
-      Object.assign(winogradOptions, { minIn: 1, minOut: 1, chunkFloats: c.chunk ?? saved.chunkFloats });
+      Object.assign(winogradOptions, { minIn: 1, minOut: 1, chunkFloats: c.chunk ?? saved.chunkFloats }, m.opts);
       try {
         await useBackend('wasm');
         const before = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
@@ -60,6 +69,33 @@ describe('Winograd Conv2D on wasm vs cpu', () => {
       }
     });
   }
+
+  test('prepared filters are reused outside the tape, dropped with their filter and when a tape starts', async () => {
+    await useBackend('wasm');
+    const be = tf.backend() as unknown as { numDataIds(): number };
+    Object.assign(winogradOptions, { minIn: 1, minOut: 1 });
+    try {
+      const x = tf.tensor4d(seeded(2 * 9 * 10 * 8, 11), [2, 9, 10, 8]);
+      const w = tf.tensor4d(seeded(9 * 8 * 12, 12, -0.2, 0.2), [3, 3, 8, 12]);
+      const start = be.numDataIds();
+      const first = tf.conv2d(x, w, 1, 'same');
+      const held = be.numDataIds() - start - 1; // the transform and its 36 views stay with w
+      assert.equal(held, 37);
+      const again = tf.conv2d(x, w, 1, 'same');
+      assert.equal(be.numDataIds() - start, held + 2, 'a second call reuses the prepared filter');
+      assert.deepEqual(Array.from(again.dataSync()), Array.from(first.dataSync()));
+      tf.grad((a: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, w, 1, 'same')))(x).dispose();
+      assert.equal(be.numDataIds() - start, 2, 'a convolution under a tape clears the cache');
+      tf.conv2d(x, w, 1, 'same').dispose();
+      tf.dispose([first, again]);
+      assert.equal(be.numDataIds() - start, held, 'cached again');
+      w.dispose();
+      assert.equal(be.numDataIds() - start, -1, "disposing the filter frees its transform");
+      x.dispose();
+    } finally {
+      Object.assign(winogradOptions, saved);
+    }
+  });
 
   test('the SIMD module loads on the wasm heap, and the thresholds keep small convs on XNNPACK', async () => {
     await useBackend('wasm');
