@@ -10,6 +10,7 @@
  *   `subarray` per innermost row (rank ≤ 4) or one element at a time through a TensorBuffer
  *   (rank 5+): seconds for a narrow innermost-axis slice. This version merges contiguous axes and
  *   copies straight between heap views, with a plain loop for short rows.
+ * - Tile: block copies instead of the stock kernel's per-element coordinate arithmetic.
  * - Identity / same-dtype Cast: the stock kernels copy the buffer. tfjs-core clones (Identity)
  *   every tensor it saves for backprop, so on wasm each saved activation was held twice. Sharing
  *   the buffer (as Reshape and the cpu backend do) is safe: no wasm kernel writes into its inputs.
@@ -164,6 +165,56 @@ export function reverse({ inputs, backend, attrs }: KernelArgs): TI {
       dof -= step[d] * x.shape[d];
     }
   }
+  return out;
+}
+
+/**
+ * Tile as block copies on the heap: the input's trailing un-repeated axes move as one block, each
+ * axis's first copy is then doubled in place (copyWithin) for its repetitions. The stock kernel
+ * computes every output element's coordinates in C++ vectors (~100 ms for a 0.4 M-float tile;
+ * ProPainter tiles flows and replicate-pads frames with it).
+ */
+export function tile({ inputs, backend, attrs }: KernelArgs): TI {
+  const { x } = inputs;
+  if (x.dtype === 'string') return stockKernel('Tile')!({ inputs, backend, attrs }) as TI;
+  const reps = attrs.reps as number[];
+  const r = x.shape.length;
+  const outShape = x.shape.map((d, i) => d * reps[i]);
+  const out = backend.makeOutput(outShape, x.dtype);
+  if (size(outShape) === 0) return out;
+  // Views after the allocation, which may have grown (and detached) the heap.
+  const src = backend.typedArrayFromHeap(x);
+  const dst = backend.typedArrayFromHeap(out);
+  let last = r - 1;
+  while (last >= 0 && reps[last] === 1) last--;
+  if (last < 0) {
+    dst.set(src);
+    return out;
+  }
+  const block = size(x.shape.slice(last + 1));
+  const is = new Array<number>(last + 1);
+  const os = new Array<number>(last + 1);
+  is[last] = block;
+  os[last] = block;
+  for (let d = last - 1; d >= 0; d--) {
+    is[d] = is[d + 1] * x.shape[d + 1];
+    os[d] = os[d + 1] * outShape[d + 1];
+  }
+  const copy = (from: number, to: number, n: number): void => {
+    if (n >= 16) dst.copyWithin(to, from, from + n);
+    else for (let k = 0; k < n; k++) dst[to + k] = dst[from + k];
+  };
+  const fill = (d: number, so: number, oo: number): void => {
+    if (d > last) {
+      if (block >= 16) dst.set(src.subarray(so, so + block), oo);
+      else for (let k = 0; k < block; k++) dst[oo + k] = src[so + k];
+      return;
+    }
+    for (let i = 0; i < x.shape[d]; i++) fill(d + 1, so + i * is[d], oo + i * os[d]);
+    const first = x.shape[d] * os[d];
+    for (let k = 1; k < reps[d]; k++) copy(oo, oo + k * first, first);
+  };
+  fill(0, 0, 0);
   return out;
 }
 

@@ -17,7 +17,7 @@ import {
 } from './wasm-conv';
 import { conv3DBackpropFilterV2, conv3DBackpropInputV2 } from './wasm-conv3d';
 import { cpuFallback } from './wasm-fallback';
-import { cast, gatherV2, identity, reverse, slice, splitV, unpack, unsortedSegmentSum } from './wasm-indexing';
+import { cast, gatherV2, identity, reverse, slice, splitV, tile, unpack, unsortedSegmentSum } from './wasm-indexing';
 import { batchMatMul, fusedMatMul } from './wasm-matmul';
 import { conv2D } from './wasm-winograd';
 import { BILINEAR_GATHER, bilinearGather } from './wasm-sampling';
@@ -60,6 +60,8 @@ export const WASM_KERNEL_PACK: readonly PackKernel[] = [
     why: 'built on the stock Slice (~100× slower than SplitV; it is the gradient of tf.stack); same heap copy per piece' },
   { name: 'Reverse', reason: 'slow', kernelFunc: reverse,
     why: 'walks element by element (~30 MB/s; flow completion reverses its flows for the backward direction); block copies after the last reversed axis' },
+  { name: 'Tile', reason: 'slow', kernelFunc: tile,
+    why: 'computes every output element\'s coordinates in C++ vectors (~100 ms for 0.4 M floats; ProPainter tiles flows, replicate-pads frames); block copies' },
   { name: BILINEAR_GATHER, reason: 'slow', kernelFunc: bilinearGather,
     why: 'added (no stock kernel): bilinear sampling forward as one SIMD pass instead of 4 gathers, 4 products and 3 sums; lib/ops falls back to those elsewhere' },
   { name: 'Identity', reason: 'memory', kernelFunc: identity,

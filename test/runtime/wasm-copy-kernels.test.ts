@@ -1,7 +1,7 @@
 /**
  * Wasm kernel pack entries that avoid copies: Identity and same-dtype Cast share the input buffer
- * (tfjs clones every tensor it saves for backprop), Unpack (the gradient of tf.stack) and Reverse
- * (block copies) against cpu,
+ * (tfjs clones every tensor it saves for backprop), Unpack (the gradient of tf.stack), Reverse and
+ * Tile (block copies) against cpu,
  * and the transposed-conv filter taps (flips and strided sub-filters as heap block copies) on
  * ProPainter's shapes against cpu.
  */
@@ -99,6 +99,20 @@ describe('Reverse on wasm vs cpu', () => {
   test('int32 and the reverse gradient', async () => {
     await vsCpu('reverse int32', () => tf.reverse(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32'), [0, 1]));
     await vsCpu('reverse gradient', () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.reverse(a, [1]), randn([2, 5, 3], 4))))(randn([2, 5, 3], 3)));
+  });
+});
+
+describe('Tile on wasm vs cpu', () => {
+  const cases: Array<[number[], number[]]> = [[[1, 6, 40], [1, 3, 1]], [[2, 3, 5, 2], [1, 1, 1, 4]], [[2, 3, 5, 2], [2, 1, 3, 1]], [[1, 1, 20], [1, 5, 1]], [[3, 4], [1, 1]], [[7], [3]]];
+  for (const [shape, reps] of cases) {
+    test(`tile ${JSON.stringify(shape)} reps ${JSON.stringify(reps)}`, async () => {
+      await vsCpu('tile', () => tf.tile(randn(shape, 13), reps));
+    });
+  }
+  test('int32, bool and the tile gradient', async () => {
+    await vsCpu('tile int32', () => tf.tile(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32'), [3, 2]));
+    await vsCpu('tile bool', () => tf.cast(tf.tile(tf.tensor2d([1, 0, 0, 1], [2, 2], 'bool'), [2, 3]), 'int32'));
+    await vsCpu('tile gradient', () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.tile(a, [2, 1, 3]), randn([4, 5, 6], 4))))(randn([2, 5, 2], 3)));
   });
 });
 
