@@ -35,7 +35,7 @@ export interface PackKernel {
 
 export const WASM_KERNEL_PACK: readonly PackKernel[] = [
   { name: 'Conv2D', reason: 'slow', kernelFunc: conv2D,
-    why: 'stride-1 3×3, 1×5 and 5×1 convs with ≥ 64 → 64 channels as Winograd F(2×2, 3×3) / F(4, 5) (2.25× / 2.5× fewer multiplies: SIMD transforms + XNNPACK GEMMs); the rest stock' },
+    why: 'stride-1 3×3, 1×5 and 5×1 convs with ≥ 64 → 64 channels as Winograd F(4×4, 3×3) or F(2×2, 3×3) / F(4, 5) (4× or 2.25× / 2.5× fewer multiplies: SIMD transforms + XNNPACK GEMMs; transformed filters cached off the tape); the rest stock' },
   { name: 'Conv2DBackpropFilter', reason: 'missing', kernelFunc: conv2DBackpropFilter,
     why: 'not registered on wasm (conv2d has no filter gradient); transposed im2col × dy as chunked XNNPACK GEMMs' },
   { name: 'Conv2DBackpropInput', reason: 'slow', kernelFunc: conv2DBackpropInput,
