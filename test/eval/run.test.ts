@@ -80,8 +80,10 @@ test('the whole-video heap estimates match the measured peaks; a video that cann
   const heap = { neighborLength: 20, refStride: 10, flowsGiven: false };
   const mib = (b: number) => b / 2 ** 20;
   // Measured on wasm at 240×432 (lib/eval/memory.ts): I3D 2615 MiB of heap over 80 frames, the
-  // flow completion 2673 MiB over 79 flows. The estimates cover them without refusing the bundled clip.
-  for (const [net, frames, measured] of [['i3d', 80, 2615], ['i3d', 20, 1491], ['flowcomp', 80, 2673]] as const) {
+  // flow completion 2673 MiB over 79 flows, the latter before the kernel pack cached transformed
+  // conv filters (up to +155 MiB measured, Conv2D only). The estimates cover them without refusing
+  // the bundled clip.
+  for (const [net, frames, measured] of [['i3d', 80, 2615], ['i3d', 20, 1491], ['flowcomp', 80, 2673 + 155]] as const) {
     const est = mib(wholeVideoHeapBytes(net, frames, 240, 432, { ...heap, flowsGiven: true }));
     assert.ok(est >= measured && est <= 1.25 * measured, `${net} over ${frames} frames: estimate ${est.toFixed(0)} MiB, measured ${measured} MiB`);
   }
