@@ -45,14 +45,17 @@ export const winogradOptions = {
   /**
    * 3×3 filters as F(4×4, 3×3) (36 products per 16 outputs) instead of F(2×2, 3×3) (16 per 4)
    * where it pays: its filter transform and XNNPACK's packing of 36 right-hand sides cost a
-   * fixed ~5–8 ms for 384 → 128, so it runs when the output has ≥ tile4x4MinTiles 4×4 tiles, or
-   * when the filter was used before outside gradient recording (its transform then comes from
-   * the cache below: RAFT's update block from its second iteration on; measured on one thread, CPU ms,
-   * F(2×2) / F(4×4) uncached: 1×30×54×384 → 128 22 / 23, 1×60×108×384 → 128 89 / 77,
-   * 5×60×108×384 → 128 405 / 264, 2×120×216×64 → 64 61 / 38).
+   * fixed ~5–8 ms for 384 → 128, so it runs when one image's output has ≥ tile4x4MinTiles 4×4
+   * tiles. The choice depends on the conv's per-image shape only, never on the batch size or on
+   * what ran before: F(4×4) and F(2×2) round differently (~1e-6), and a result must not depend on
+   * how a batch is split over processes (data-parallel training equals one process) or on whether
+   * a run was resumed. Measured on one thread, CPU ms, F(2×2) / F(4×4) without the cache:
+   * 1×30×54×384 → 128 (112 tiles) 22 / 23, 1×60×108×384 → 128 89 / 77, 5×60×108×384 → 128
+   * 405 / 264, 2×120×216×64 → 64 61 / 38; with the cache (RAFT's update block from its second
+   * iteration on) F(4×4) wins at 112 tiles too.
    */
   tile4x4: true,
-  tile4x4MinTiles: 256,
+  tile4x4MinTiles: 100,
   /**
    * Heap floats (transforms and XNNPACK's packed copies) kept for filters used again outside
    * gradient recording: 16 M floats (64 MiB); 0 turns the cache off.
@@ -82,8 +85,7 @@ function tiling(kind: Kind, oh: number, ow: number): { points: number; th: numbe
   return kind === 'f4_5_h' ? { points: 8, th: oh, tw: Math.ceil(ow / 4) } : { points: 8, th: Math.ceil(oh / 4), tw: ow };
 }
 
-/** `seen`: the filter is in the cache already (used before outside the tape: its transform is free). */
-function plan(x: TI, filter: TI, attrs: Record<string, unknown>, seen: boolean): Plan | null {
+function plan(x: TI, filter: TI, attrs: Record<string, unknown>): Plan | null {
   const o = winogradOptions;
   if (!o.enabled || x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
   if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC') return null;
@@ -97,15 +99,14 @@ function plan(x: TI, filter: TI, attrs: Record<string, unknown>, seen: boolean):
   if (info.outHeight < 2 || info.outWidth < 2) return null;
   const [n, h, w] = x.shape;
   const wide = kind === 'f2x2_3x3' && o.tile4x4 && info.outHeight >= 4 && info.outWidth >= 4 &&
-    (seen || n * Math.ceil(info.outHeight / 4) * Math.ceil(info.outWidth / 4) >= o.tile4x4MinTiles);
+    Math.ceil(info.outHeight / 4) * Math.ceil(info.outWidth / 4) >= o.tile4x4MinTiles;
   return { kind: wide ? 'f4x4_3x3' : kind, n, h, w, c, co, oh: info.outHeight, ow: info.outWidth, pT: info.padInfo.top, pL: info.padInfo.left };
 }
 
 export function conv2D(args: KernelArgs): TI {
   const { inputs, backend, attrs } = args;
   const { x, filter } = inputs;
-  const seen = tf.engine().state.gradientDepth === 0 && !!caches.get(backend)?.entries.has(filter.dataId);
-  const p = plan(x, filter, attrs, seen);
+  const p = plan(x, filter, attrs);
   const k = p ? simdKernels(backend) : null;
   if (!p || !k) return stockKernel('Conv2D')!(args) as TI;
   const up4 = (v: number) => Math.ceil(v / 4) * 4;
