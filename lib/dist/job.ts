@@ -6,7 +6,7 @@
 import { UserError } from '../cli/command';
 import { errorText } from '../cli/main';
 import type { Communicator } from './communicator';
-import { LAUNCH_MARKER, joinJob } from './join';
+import { LAUNCH_MARKER, joinJob, sayLastWords } from './join';
 import { launchRanks } from './launch';
 import type { MpiFlavour } from './mpi';
 import { detectPlacement } from './placement';
@@ -42,7 +42,7 @@ export async function runJob(opts: JobOptions, body: (comm: Communicator) => Pro
     await body(comm);
   } catch (e) {
     // As the CLI reports errors: one line, the stack with --debug (the ranks share the argv).
-    console.error(`propainter: rank ${comm.rank} of ${comm.size} failed: ${errorText(e)}`);
+    sayLastWords(`propainter: rank ${comm.rank} of ${comm.size} failed: ${errorText(e)}`);
     if (process.argv.includes('--debug') && e instanceof Error && e.stack) console.error(e.stack);
     comm.abort((e as { exitCode?: number }).exitCode ?? 1);
   }

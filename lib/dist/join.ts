@@ -53,9 +53,25 @@ export interface JoinOptions {
 
 let joined: Communicator | null = null;
 let usr1 = false;
+let lastWordsFile: string | null = null;
+
+/**
+ * A rank's report of why it ends the job (`propainter: rank R of N …`), on stderr and in the
+ * launcher's folder: MPICH's launcher may tear the job down on MPI_Abort before it forwards the
+ * aborting rank's stderr, and the launcher names the failed rank from these words.
+ */
+export function sayLastWords(line: string): void {
+  console.error(line);
+  if (!lastWordsFile) return;
+  try {
+    fs.appendFileSync(lastWordsFile, `${line}\n`);
+  } catch {
+    // The launcher's folder is gone (it ended the job): stderr is all there is.
+  }
+}
 
 /** The file a rank leaves in the launcher's folder (none when another launcher started us). */
-function rankFile(env: Env, rank: number, ext: 'pid' | 'done'): string | null {
+function rankFile(env: Env, rank: number, ext: 'pid' | 'done' | 'last'): string | null {
   const dir = env[RANK_DIR];
   return dir ? path.join(dir, `rank-${rank}.${ext}`) : null;
 }
@@ -108,6 +124,7 @@ export function joinJob(opts: JoinOptions = {}): Communicator {
   }
   const pidFile = rankFile(env, placement.rank, 'pid');
   if (pidFile) fs.writeFileSync(pidFile, `${process.pid}\n`);
+  lastWordsFile = rankFile(env, placement.rank, 'last');
   const { MpiCommunicator } = require('./mpi') as typeof import('./mpi');
   const comm = withInitWatchdog(placement, env, () => MpiCommunicator.open(placement, env));
   joined = comm;
@@ -135,14 +152,14 @@ function installGuards(comm: MpiCommunicator, env: Env): void {
       return;
     }
     const why = code === 0 ? 'ended before the job finished (no finalize)' : `exited with code ${code}`;
-    console.error(`propainter: rank ${comm.rank} of ${comm.size} ${why}; aborting all ranks`);
+    sayLastWords(`propainter: rank ${comm.rank} of ${comm.size} ${why}; aborting all ranks`);
     comm.abort(code === 0 ? 1 : code);
   });
   // An uncaught error or unhandled rejection ends the process without 'exit' listeners; say which
   // rank failed and take the job down (unless someone handles these errors).
   process.on('uncaughtExceptionMonitor', (err) => {
     if (comm.state !== 'joined' || process.listenerCount('uncaughtException') > 0) return;
-    console.error(`propainter: rank ${comm.rank} of ${comm.size} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    sayLastWords(`propainter: rank ${comm.rank} of ${comm.size} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     comm.abort(1);
   });
   // Both launchers forward SIGUSR1 to every rank: the launcher's "stop after a checkpoint". The

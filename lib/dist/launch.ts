@@ -127,6 +127,14 @@ function readRankDir(dir: string): { pids: Map<number, number>; done: Set<number
   return { pids, done };
 }
 
+/** The ranks' last words (rank-R.last, lib/dist/join.ts sayLastWords), the first written first. */
+function readLastWords(dir: string): string {
+  const files = fs.readdirSync(dir).filter((f) => /^rank-\d+\.last$/.test(f)).map((f) => path.join(dir, f));
+  const byTime = files.map((f) => ({ f, t: fs.statSync(f, { bigint: true }).mtimeNs })).sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
+  // Bounded: a rank writes a few lines; a stack with --debug stays within the tail kept of the output.
+  return byTime.map(({ f }) => fs.readFileSync(f, 'utf8').slice(0, KEEP_TAIL)).join('');
+}
+
 /** What the launching process saw of the ranks it started (lib/dist/launch.ts polls them). */
 export interface Observed {
   /** pid → rank, from the ranks' pid files: MPICH's launcher names processes by pid. */
@@ -250,6 +258,7 @@ export async function launchRanks(opts: LaunchOptions): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('exit', onExit);
   let result: { code: number | null; signal: NodeJS.Signals | null };
+  let lastWords = '';
   try {
     result = await new Promise((resolve, reject) => {
       child.on('error', reject);
@@ -260,6 +269,7 @@ export async function launchRanks(opts: LaunchOptions): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('exit', onExit);
+    lastWords = readLastWords(dir);
     fs.rmSync(dir, { recursive: true, force: true });
   }
   // MPICH's launcher may exit with 0 after a SIGTERM, so the request decides.
@@ -270,7 +280,7 @@ export async function launchRanks(opts: LaunchOptions): Promise<void> {
     return;
   }
   const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.code}`;
-  const failure = describeFailure(tail, opts.nproc, seen) ?? `the job on ${opts.nproc} ranks failed`;
+  const failure = describeFailure(`${lastWords}${tail}`, opts.nproc, seen) ?? `the job on ${opts.nproc} ranks failed`;
   const code = result.code !== null && result.code > 0 ? result.code : 1;
   throw new UserError(`${failure}; ${name} ${how}`, code);
 }

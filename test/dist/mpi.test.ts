@@ -63,6 +63,12 @@ for (const mpi of ['openmpi', 'mpich'] as const satisfies readonly MpiFlavour[])
     assert.equal(lastLine(r.err), `error: rank 1 of 2 ended before the job finished (no finalize); mpiexec.${mpi} exited with code 1`);
   });
 
+  test(`${mpi}: a failed rank whose stderr never reaches the launcher is still named, from its last words in the launcher's folder`, async () => {
+    const r = await run([...NODE, PROGRAM, 'die:mute', '--nproc', '2', '--mpi', mpi]);
+    assert.notEqual(r.code, 0);
+    assert.match(lastLine(r.err), /^error: rank 1 of 2 failed: injected failure, unheard; mpiexec\.\w+ exited with code \d+$/);
+  });
+
   test(`${mpi}: Ctrl-C on the launching process stops both ranks at the same step`, async () => {
     let sent = false;
     const r = await run([...NODE, PROGRAM, 'stop', '--nproc', '2', '--mpi', mpi], {

@@ -4,7 +4,8 @@
  * From a plain process with --nproc 2 it launches itself through lib/dist; under mpiexec it joins.
  * MODE check  — exact collectives and the training ranks' pieces (lib/train/distributed.ts); each
  *               rank prints `RESULT <json>` on stdout.
- *      die:H  — after one allreduce rank 1 fails by H (kill, throw, async: a throw in a timer, exit0) while rank 0 waits
+ *      die:H  — after one allreduce rank 1 fails by H (kill, throw, async: a throw in a timer, exit0,
+ *               mute: a throw with its stderr lost) while rank 0 waits
  *               in the next allreduce.
  *      early:exit3 — rank 1 exits with code 3 before joining; rank 0 waits in MPI_Init.
  *      stop   — steps of 100 ms with agreeToStop(launcherAskedToStop()); prints `STEP r k` and
@@ -117,6 +118,11 @@ async function main(): Promise<void> {
           process.kill(process.pid, 'SIGKILL');
         }
         if (how === 'throw') throw new Error('injected failure');
+        if (how === 'mute') {
+          // As when MPICH tears the job down before forwarding the rank's stderr.
+          process.stderr.write = () => true;
+          throw new Error('injected failure, unheard');
+        }
         if (how === 'async') {
           // Never returns: finalizing while rank 0 waits in its allreduce would block both.
           setTimeout(() => {
