@@ -219,7 +219,7 @@ export async function inpaintVideo(
     if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
   }
   if (!Number.isInteger(dilation) || dilation < 0) throw new Error(`mask_dilation must be an integer ≥ 0, got ${dilation}`);
-  const T = isStream(frameInput) ? frameInput.length : frameInput.length;
+  const T = frameInput.length;
   if (T < 2) throw new InputError(`the video has ${T} frame(s); inpainting needs at least 2 (flows are computed between frames)`);
   if (mode === 'video_inpainting') {
     if (!maskInput) throw new Error('video_inpainting needs masks');
