@@ -15,6 +15,7 @@ import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { agreeToStop, allreduceMeanTensors, broadcastBytes, broadcastTensors, launcherAskedToStop, runJob, type Communicator } from '../../lib/dist';
 import type { MpiFlavour } from '../../lib/dist';
+import { UCX_DEFAULTS } from '../../lib/dist/mpi';
 import { Module } from '../../lib/nn/module';
 import { averageOverRanks, broadcastWeights } from '../../lib/train/distributed';
 
@@ -90,6 +91,7 @@ function check(comm: Communicator): Record<string, unknown> {
     tensors,
     ddp: ddpPieces(comm),
     leaked: tf.memory().numTensors,
+    ucx: Object.fromEntries(Object.keys(UCX_DEFAULTS).map((k) => [k, process.env[k]])),
   };
 }
 
