@@ -28,6 +28,13 @@ export interface SimdKernels {
   wino1d_input(x: number, zero: number, v: number, h: number, w: number, c: number, th: number, tw: number, pT: number, pL: number, t0: number, cnt: number, vert: number): void;
   /** F(4, 5) output transform; co % 4 == 0. */
   wino1d_output(mtab: number, y: number, dump: number, oh: number, ow: number, co: number, th: number, tw: number, t0: number, cnt: number, vert: number): void;
+  /** Filter gradient, F(2×2, 3×3): Z = A·dY·Aᵀ of tiles t0 … t0+cnt−1 stored as zt [16][co][cnt]; co % 4 == 0. */
+  wino_dyt(dy: number, zero: number, zt: number, oh: number, ow: number, co: number, th: number, tw: number, t0: number, cnt: number): void;
+  /** Filter gradient, F(2×2, 3×3): dw [3][3][n] (+)= Gᵀ·M·G of the 16 product planes at mtab; n % 4 == 0. */
+  wino_wgrad_output(mtab: number, dw: number, n: number, acc: number): void;
+  /** Transposed im2col rows of the filter gradient (see kernels.wat); cols: 2·kw i32 (first, past-last valid column per j). */
+  im2col_t(xt: number, dst: number, cols: number, nb: number, h: number, w: number, c: number, oh: number, ow: number, kh: number, kw: number,
+    sh: number, sw: number, pT: number, pL: number, r0: number, nr: number): void;
   /** out[r] = Σ_i w_i[r]·flat[idx_i[r]] for r < k, rows of c floats (c % 4 == 0; no bounds checks). */
   bilinear_gather(flat: number, c: number, k: number, i0: number, i1: number, i2: number, i3: number, w0: number, w1: number, w2: number, w3: number, out: number): void;
 }

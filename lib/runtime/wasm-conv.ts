@@ -6,15 +6,20 @@
  *   Strided: one small conv per output phase (polyphase), interleaved; zero-inserting dy instead
  *   would do s² times the work.
  * - Conv2DBackpropFilter: missing on wasm. dW[kh,kw,ci,co] = Σ_{b,oh,ow} x[b, oh·s+kh−pT, ow·s+kw−pL, ci]
- *   · dy[b,oh,ow,co]: a transposed im2col of x (built by row copies from channel-major x) times dy,
- *   as XNNPACK GEMMs over chunks of ~4k positions (long GEMM reductions are ~2× slower).
+ *   · dy[b,oh,ow,co]: stride-1 3×3 filters with enough channels as Winograd F(2×2, 3×3)
+ *   (wasm-winograd.ts winogradFilterGrad); the rest as a transposed im2col of x (row copies from
+ *   channel-major x by the SIMD module's im2col_t; the JS row loop was ~6 % of the flow-completion
+ *   train step) times dy, as XNNPACK GEMMs over chunks of ~4k positions (long GEMM reductions are
+ *   ~2× slower). Without the SIMD module (or NCHW): the cpu kernel.
  * - DepthwiseConv2dNativeBackpropInput/Filter: missing on wasm. Input: the transposed conv above
  *   with the depthwise kernel. Filter: the "conv trick" — ONE depthwise conv with (batch, channel)
  *   pairs as channels, dy as the filter and the forward stride as the dilation; batch summed after.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type KernelArgs, type Scope, type TI, type WasmBackend, scoped, stockKernel } from './wasm-util';
+import { type KernelArgs, type Scope, type TI, type WasmBackend, heapOffset, scoped, stockKernel } from './wasm-util';
+import { simdKernels } from './simd';
 import { cpuFallback } from './wasm-fallback';
+import { winogradFilterGrad } from './wasm-winograd';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
@@ -268,46 +273,6 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TI 
   });
 }
 
-/**
- * Rows (kh, kw, ci) × columns (b, oh, ow) of the transposed im2col matrix for output rows
- * [r0, r0 + nr) of the flattened (b, oh) axis, from x stored channel-major as [C, B, H, W].
- */
-function im2colT(xt: tf.TypedArray, dst: tf.TypedArray, g: FilterGradGeom, r0: number, nr: number): void {
-  const { b: nb, h, w, c, oh, ow, kh, kw, sh, sw, pT, pL } = g;
-  const mc = nr * ow;
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      // Output columns whose input column lies inside x (the rest read the zero padding).
-      const lo = Math.min(ow, Math.max(0, Math.ceil((pL - j) / sw)));
-      const hi = Math.max(lo, Math.min(ow, Math.floor((w - 1 + pL - j) / sw) + 1));
-      for (let ci = 0; ci < c; ci++) {
-        const rowBase = ((i * kw + j) * c + ci) * mc;
-        for (let rr = 0; rr < nr; rr++) {
-          const row = r0 + rr;
-          const bi = Math.floor(row / oh);
-          const ih = (row - bi * oh) * sh + i - pT;
-          const o = rowBase + rr * ow;
-          if (ih < 0 || ih >= h) {
-            dst.fill(0, o, o + ow);
-            continue;
-          }
-          if (lo > 0) dst.fill(0, o, o + lo);
-          if (hi < ow) dst.fill(0, o + hi, o + ow);
-          const src = ((ci * nb + bi) * h + ih) * w + lo * sw + j - pL;
-          if (sw === 1) dst.set(xt.subarray(src, src + hi - lo), o + lo);
-          else for (let q = 0; q < hi - lo; q++) dst[o + lo + q] = xt[src + q * sw];
-        }
-      }
-    }
-  }
-}
-
-interface FilterGradGeom {
-  b: number; h: number; w: number; c: number;
-  oh: number; ow: number; kh: number; kw: number;
-  sh: number; sw: number; pT: number; pL: number;
-}
-
 /** GEMM depth (columns of one im2col chunk): long reductions run ~2× slower in XNNPACK's GEMM. */
 const IM2COL_CHUNK_COLUMNS = 4096;
 /** Cap of one im2col chunk, in floats (bounds the extra heap for wide channel counts). */
@@ -316,30 +281,36 @@ const IM2COL_CHUNK_FLOATS = 8 * 1024 * 1024;
 export function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TI {
   const { x, dy } = inputs;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  if (dataFormat === 'NCHW') return cpuFallback('Conv2DBackpropFilter')({ inputs, backend, attrs }) as TI;
+  const k = simdKernels(backend);
+  if (dataFormat === 'NCHW' || !k) return cpuFallback('Conv2DBackpropFilter')({ inputs, backend, attrs }) as TI;
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad as Pad, dimRoundingMode);
+  const wino = winogradFilterGrad(backend, x, dy, filterShape, info);
+  if (wino) return wino;
   const [b, h, w, c] = x.shape;
   const [kh, kw, , co] = filterShape;
-  const g: FilterGradGeom = {
-    b, h, w, c, oh: info.outHeight, ow: info.outWidth, kh, kw,
-    sh: info.strideHeight, sw: info.strideWidth, pT: info.padInfo.top, pL: info.padInfo.left,
-  };
+  const [oh, ow, sh, sw, pT, pL] = [info.outHeight, info.outWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left];
+  // Per tap column j: the output columns whose input column lies inside x (the rest read the zero padding).
+  const cols = new Int32Array(2 * kw);
+  for (let j = 0; j < kw; j++) {
+    cols[j] = Math.min(ow, Math.max(0, Math.ceil((pL - j) / sw)));
+    cols[kw + j] = Math.max(cols[j], Math.min(ow, Math.floor((w - 1 + pL - j) / sw) + 1));
+  }
   // dW[(kh,kw,ci), co] = Σ_m im2colᵀ[(kh,kw,ci), m] · dy[m, co], m = (b, oh, ow): fast GEMMs over
   // chunks of output rows, summed. (The batch↔channel conv trick is 1.1–2× slower: its IGEMM
   // reduces over all B·OH·OW positions with a single channel per tap.)
-  const rows = b * g.oh;
-  const per = Math.max(1, Math.min(Math.floor(IM2COL_CHUNK_COLUMNS / g.ow), Math.floor(IM2COL_CHUNK_FLOATS / (kh * kw * c * g.ow))));
+  const rows = b * oh;
+  const per = Math.max(1, Math.min(Math.floor(IM2COL_CHUNK_COLUMNS / ow), Math.floor(IM2COL_CHUNK_FLOATS / (kh * kw * c * ow))));
   return scoped(backend, (s) => {
     const xt = s.transpose(x, [3, 0, 1, 2]); // [C, B, H, W]: rows of the im2col copy contiguously
-    const dy2 = s.reshape(dy, [rows * g.ow, co]);
+    const dy2 = s.reshape(dy, [rows * ow, co]);
+    const colTab = s.adopt(backend.makeOutput([2 * kw], 'int32', undefined, cols));
     let acc: TI | null = null;
     for (let r0 = 0; r0 < rows; r0 += per) {
       const nr = Math.min(per, rows - r0);
       const part = scoped(backend, (t) => {
-        const a = t.adopt(backend.makeOutput([1, kh * kw * c, nr * g.ow], 'float32'));
-        // Views after the allocation, which may have grown (and detached) the heap.
-        im2colT(backend.typedArrayFromHeap(xt), backend.typedArrayFromHeap(a), g, r0, nr);
-        const d = t.reshape(t.slice(dy2, [r0 * g.ow, 0], [nr * g.ow, co]), [1, nr * g.ow, co]);
+        const a = t.adopt(backend.makeOutput([1, kh * kw * c, nr * ow], 'float32'));
+        k.im2col_t(heapOffset(backend, xt), heapOffset(backend, a), heapOffset(backend, colTab), b, h, w, c, oh, ow, kh, kw, sh, sw, pT, pL, r0, nr);
+        const d = t.reshape(t.slice(dy2, [r0 * ow, 0], [nr * ow, co]), [1, nr * ow, co]);
         return t.stock('BatchMatMul', { a, b: d }, { transposeA: false, transposeB: false });
       });
       s.adopt(part);

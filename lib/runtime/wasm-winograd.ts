@@ -24,7 +24,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type SimdKernels, simdKernels } from './simd';
-import { type KernelArgs, type TI, type WasmBackend, dropView, heapOffset, heapView, scoped, stockKernel } from './wasm-util';
+import { type KernelArgs, Scope, type TI, type WasmBackend, dropView, heapOffset, heapView, scoped, stockKernel } from './wasm-util';
 
 /** Tuning switches (benchmarks and tests compare the paths). */
 export const winogradOptions = {
@@ -61,6 +61,19 @@ export const winogradOptions = {
    * gradient recording: 16 M floats (64 MiB); 0 turns the cache off.
    */
   cacheFloats: 16 * 1024 * 1024,
+  /**
+   * Filter gradients of stride-1 3×3 convs (Conv2DBackpropFilter) as Winograd F(2×2, 3×3) — see
+   * winogradFilterGrad — for at least minGradIn input and minGradOut output channels.
+   */
+  filterGrad: true,
+  minGradIn: 64,
+  minGradOut: 64,
+  /**
+   * Tiles per chunk of the filter gradient: ≤ gradChunkTiles (Zᵀ's rows are a chunk long; longer
+   * rows made its transposed stores miss the cache), and V and Zᵀ stay ≤ gradChunkFloats each.
+   */
+  gradChunkTiles: 512,
+  gradChunkFloats: 2 * 1024 * 1024,
 };
 
 type Kind = 'f2x2_3x3' | 'f4x4_3x3' | 'f4_5_h' | 'f4_5_v';
@@ -238,8 +251,8 @@ function winograd(backend: WasmBackend, k: SimdKernels, x: TI, filter: TI, p: Pl
     const zero = alloc([c], 'float32', new Float32Array(c));
     const dump = alloc([co]);
     const mtab = alloc([points], 'int32');
-    for (let t0 = 0; t0 < tiles; t0 += per) {
-      const cnt = Math.min(per, tiles - t0);
+    for (let t0 = 0, cnt = 0; t0 < tiles; t0 += cnt) {
+      cnt = tiles - t0 < per + 4 ? tiles - t0 : per; // the last chunk keeps ≥ 4 tiles
       const v = backend.makeOutput([points, cnt, c], 'float32');
       const products: TI[] = [];
       try {
@@ -275,4 +288,82 @@ function winograd(backend: WasmBackend, k: SimdKernels, x: TI, filter: TI, p: Pl
     for (const t of owned) backend.disposeData(t.dataId);
   }
   return out;
+}
+
+/**
+ * Conv2DBackpropFilter of a stride-1, undilated 3×3 conv (NHWC x [n, h, w, c], dy [n, oh, ow, co],
+ * pads pT/pL) as Winograd F(2×2, 3×3): dW = Gᵀ·(Σ_tiles V ⊙ Z)·G per (ci, co), V = Bᵀ·d·B the
+ * forward's input transform of the tile's 4×4 input patch, Z = A·dY·Aᵀ of its 2×2 output
+ * gradients — the forward's bilinear form differentiated, so exact up to rounding (~1e-6). Per
+ * point ξ the sum over tiles is one GEMM Zᵀ_ξ [co, tiles]·V_ξ [tiles, c] (16 products per 4
+ * positions instead of 36: 2.25× fewer multiplies than the im2col GEMM, and no JS im2col); chunks
+ * of tiles are summed after the output transform; the [3, 3, co, c] result is transposed once.
+ * Null (the caller keeps its im2col path) below the channel thresholds, for other filters or
+ * strides, or without the SIMD module. The choice depends on the conv's per-image shape only.
+ */
+export function winogradFilterGrad(backend: WasmBackend, x: TI, dy: TI, filterShape: number[], info: tf.backend_util.Conv2DInfo): TI | null {
+  const o = winogradOptions;
+  const [kh, kw, c, co] = filterShape;
+  if (!o.enabled || !o.filterGrad || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
+  if (kh !== 3 || kw !== 3 || info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
+  if (c < o.minGradIn || co < o.minGradOut) return null;
+  const [oh, ow] = [info.outHeight, info.outWidth];
+  const { th, tw } = tiling('f2x2_3x3', oh, ow);
+  if (oh < 2 || ow < 2 || th * tw < 4) return null; // wino_dyt works on groups of 4 tiles
+  const k = simdKernels(backend);
+  if (!k) return null;
+  if (c % 4 === 0 && co % 4 === 0) return filterGradF2x2(backend, k, x, dy, co, info, th, tw);
+  // The SIMD transforms take 4 channels at a time: zero channels in x and dy (ProPainter's
+  // 258 and 261 → 128), sliced off the result.
+  const up4 = (v: number) => Math.ceil(v / 4) * 4;
+  return scoped(backend, (s) => {
+    const xp = s.pad(x, [[0, 0], [0, 0], [0, 0], [0, up4(c) - c]]);
+    const dyp = s.pad(dy, [[0, 0], [0, 0], [0, 0], [0, up4(co) - co]]);
+    const dw = s.adopt(filterGradF2x2(backend, k, xp, dyp, up4(co), info, th, tw));
+    return s.slice(dw, [0, 0, 0, 0], [3, 3, c, co]);
+  });
+}
+
+/** winogradFilterGrad for channel counts that are multiples of 4. */
+function filterGradF2x2(backend: WasmBackend, k: SimdKernels, x: TI, dy: TI, co: number, info: tf.backend_util.Conv2DInfo, th: number, tw: number): TI {
+  const o = winogradOptions;
+  const [n, h, w, c] = x.shape;
+  const [oh, ow] = [info.outHeight, info.outWidth];
+  const tiles = n * th * tw;
+  const per = Math.max(4, Math.min(o.gradChunkTiles, Math.floor(o.gradChunkFloats / (16 * Math.max(c, co)))));
+  const mm = stockKernel('BatchMatMul')!;
+  return scoped(backend, (s) => {
+    const zero = s.adopt(backend.makeOutput([Math.max(c, co)], 'float32', undefined, new Float32Array(Math.max(c, co))));
+    const mtab = s.adopt(backend.makeOutput([16], 'int32'));
+    const dwt = s.adopt(backend.makeOutput([3, 3, co, c], 'float32'));
+    for (let t0 = 0, cnt = 0; t0 < tiles; t0 += cnt) {
+      cnt = tiles - t0 < per + 4 ? tiles - t0 : per; // the last chunk keeps ≥ 4 tiles
+      const t = new Scope(backend);
+      try {
+        const v = t.adopt(backend.makeOutput([16, cnt, c], 'float32'));
+        const zt = t.adopt(backend.makeOutput([16, co, cnt], 'float32'));
+        const [xo, dyo, zo, vo, zto] = [x, dy, zero, v, zt].map((q) => heapOffset(backend, q));
+        k.wino_input(xo, zo, vo, h, w, c, th, tw, info.padInfo.top, info.padInfo.left, t0, cnt);
+        k.wino_dyt(dyo, zo, zto, oh, ow, co, th, tw, t0, cnt);
+        const products: TI[] = [];
+        for (let xi = 0; xi < 16; xi++) {
+          const a = heapView(backend, zt, xi * co * cnt, [1, co, cnt]);
+          const b = heapView(backend, v, xi * cnt * c, [1, cnt, c]);
+          try {
+            products.push(t.adopt(mm({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as TI));
+          } finally {
+            dropView(backend, a);
+            dropView(backend, b);
+          }
+        }
+        // Offsets are read after every allocation (the heap may have grown; offsets stay valid).
+        const tab = backend.typedArrayFromHeap(mtab) as Int32Array;
+        products.forEach((m, i) => (tab[i] = heapOffset(backend, m)));
+        k.wino_wgrad_output(heapOffset(backend, mtab), heapOffset(backend, dwt), co * c, t0 > 0 ? 1 : 0);
+      } finally {
+        t.done();
+      }
+    }
+    return s.transpose(dwt, [0, 1, 3, 2]);
+  });
 }

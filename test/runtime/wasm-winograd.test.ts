@@ -134,6 +134,51 @@ describe('Winograd Conv2D on wasm vs cpu', () => {
   });
 });
 
+describe('Winograd filter gradient (Conv2DBackpropFilter, F(2×2, 3×3)) on wasm vs cpu', () => {
+  const saved = { ...winogradOptions };
+  /** The filter gradient of a 3×3 stride-1 conv, through the registered kernel of `be`. */
+  async function filterGrad(be: 'cpu' | 'wasm', xs: number[], co: number, pad: Pad): Promise<Float32Array> {
+    await useBackend(be);
+    return tf.tidy(() => {
+      const x = tf.tensor4d(seeded(xs.reduce((a, b) => a * b, 1), 21), xs as [number, number, number, number]);
+      const info = tf.backend_util.computeConv2DInfo(x.shape, [3, 3, xs[3], co], 1, 1, pad);
+      const dy = tf.tensor4d(seeded(info.outShape.reduce((a, b) => a * b, 1), 22), info.outShape);
+      const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy },
+        { strides: 1, pad, dataFormat: 'NHWC', filterShape: [3, 3, xs[3], co] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      return dw.dataSync() as Float32Array;
+    });
+  }
+  const cases: Array<{ x: number[]; co: number; pad: Pad; chunk?: number; note?: string; im2col?: boolean }> = [
+    { x: [1, 9, 11, 8], co: 12, pad: 'same', note: 'odd output: edge tiles half outside, 30 tiles in groups of 4' },
+    { x: [2, 8, 7, 4], co: 8, pad: 'valid' },
+    { x: [1, 7, 9, 8], co: 4, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+    { x: [3, 10, 9, 8], co: 12, pad: 'same', chunk: 8, note: '75 tiles in chunks of 8 across images, the last 11 (a rest of 3 joins it)' },
+    { x: [1, 6, 10, 6], co: 10, pad: 'same', note: 'channels padded to multiples of 4' },
+    { x: [2, 2, 3, 8], co: 8, pad: 'same', im2col: true, note: 'fewer than 4 tiles per image: im2col' },
+  ];
+  for (const c of cases) {
+    test(`x ${JSON.stringify(c.x)} → ${c.co}, pad ${JSON.stringify(c.pad)}${c.note ? ` (${c.note})` : ''}`, async () => {
+      const ref = await filterGrad('cpu', c.x, c.co, c.pad);
+      Object.assign(winogradOptions, { minGradIn: 1, minGradOut: 1, gradChunkTiles: c.chunk ?? saved.gradChunkTiles });
+      try {
+        await useBackend('wasm');
+        const be = tf.backend() as unknown as { numDataIds(): number };
+        const before = be.numDataIds();
+        const got = await filterGrad('wasm', c.x, c.co, c.pad);
+        assert.equal(be.numDataIds(), before, 'heap buffers leaked');
+        assertClose(got, ref, 1e-5, 'filter gradient');
+        winogradOptions.filterGrad = false;
+        const im2col = await filterGrad('wasm', c.x, c.co, c.pad);
+        // The Winograd path ran where it applies (it rounds differently from the im2col GEMM).
+        const same = got.every((v, i) => v === im2col[i]);
+        assert.equal(same, c.im2col === true, 'Winograd used where it applies');
+      } finally {
+        Object.assign(winogradOptions, saved);
+      }
+    });
+  }
+});
+
 test('the committed SIMD .wasm files are a fresh build of kernels.wat', async () => {
   const { buildSimdKernels } = (await import('../../scripts/build-wasm.mjs')) as { buildSimdKernels(): Promise<Record<string, Buffer>> };
   const fs = await import('node:fs');
