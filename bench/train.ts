@@ -10,7 +10,8 @@
  *     backward, Adam on G; discriminator step, Adam on D.
  * Ground-truth flows are given (synthetic smooth fields), as with load_flow: RAFT is not timed
  * (it refuses H < 128 anyway) and pretrained weights are not needed (det-init frozen nets).
- * Prints the median and best time per step (untimed warm-up first), the ratio to the official
+ * Prints the median and best time per step (untimed warm-up first) and the best process CPU time
+ * (what to compare on a loaded machine with 1 thread), the ratio to the official
  * PyTorch step at the issue-16 size (bench/reference.ts), the peak memory of live tensors
  * (tf.profile) and, on wasm, the heap high-water mark.
  *
@@ -124,17 +125,22 @@ async function benchOne(kind: TrainKind, h: number, w: number, local: number, re
     });
     const warm = performance.now() - t0;
     const runs: number[] = [];
+    const cpu: number[] = [];
     let scalars: Record<string, number> = {};
     for (let i = 0; i < reps; i++) {
+      const c0 = process.cpuUsage();
       t0 = performance.now();
       scalars = step(i + 1);
       runs.push(performance.now() - t0);
+      const u = process.cpuUsage(c0);
+      cpu.push((u.user + u.system) / 1000);
     }
     const sorted = [...runs].sort((a, b) => a - b);
     const median = sorted.length % 2 ? sorted[sorted.length >> 1] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
     const heap = wasmHeapBytes();
     console.log(
-      `${label}: median ${fmtMs(median)}, best ${fmtMs(sorted[0])} of ${runs.length} (first, profiled ${fmtMs(warm)}); peak tensors ${fmtBytes(info.peakBytes)}` +
+      `${label}: median ${fmtMs(median)}, best ${fmtMs(sorted[0])} of ${runs.length} (first, profiled ${fmtMs(warm)}; ` +
+        `best process CPU time ${fmtMs(Math.min(...cpu))}); peak tensors ${fmtBytes(info.peakBytes)}` +
         `${heap !== null ? `, wasm heap ${fmtBytes(heap)}` : ''}; ${Object.entries(scalars).map(([k, v]) => `${k.replace('loss/', '')} ${v.toFixed(4)}`).join(' ')}`,
     );
     // The issue-16 reference: 120×216, 5 local frames (+1 reference frame for ProPainter).
