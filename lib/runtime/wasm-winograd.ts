@@ -63,7 +63,11 @@ export const winogradOptions = {
   cacheFloats: 16 * 1024 * 1024,
   /**
    * Filter gradients of stride-1 3×3 convs (Conv2DBackpropFilter) as Winograd F(2×2, 3×3) — see
-   * winogradFilterGrad — for at least minGradIn input and minGradOut output channels.
+   * winogradFilterGrad — for at least minGradIn input and minGradOut output channels. Measured on
+   * one thread, CPU ms, im2col / Winograd: 1×30×54×320 → 256 ~95 / ~55, 1×60×108×128 → 128 62 / 46,
+   * 1×15×27×384 → 128 14 / 10.5, 1×120×216×64 → 64 77 / 75; with 32 channels the 16 GEMMs get
+   * too thin (2×120×216×32 → 32 43 / 41–110 by chunk size; in the flow-completion step 32-channel
+   * sites went 73 → 109 ms).
    */
   filterGrad: true,
   minGradIn: 64,
