@@ -131,8 +131,18 @@ function readRankDir(dir: string): { pids: Map<number, number>; done: Set<number
 function readLastWords(dir: string): string {
   const files = fs.readdirSync(dir).filter((f) => /^rank-\d+\.last$/.test(f)).map((f) => path.join(dir, f));
   const byTime = files.map((f) => ({ f, t: fs.statSync(f, { bigint: true }).mtimeNs })).sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
-  // Bounded: a rank writes a few lines; a stack with --debug stays within the tail kept of the output.
-  return byTime.map(({ f }) => fs.readFileSync(f, 'utf8').slice(0, KEEP_TAIL)).join('');
+  return byTime.map(({ f }) => readHead(f, KEEP_TAIL)).join('');
+}
+
+/** At most `bytes` bytes of a file from its start (a rank writes a line or a stack; never more is read). */
+function readHead(file: string, bytes: number): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(bytes, fs.fstatSync(fd).size));
+    return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** What the launching process saw of the ranks it started (lib/dist/launch.ts polls them). */

@@ -58,7 +58,7 @@ function describe(lib: LibraryHandle, file: string): MpiLibrary {
  * UCX settings for a Node process, unless the user set them. UCX (under Debian's MPICH, ch4:ucx)
  * by default rewrites libc's mmap/munmap machine code in place and hooks malloc when MPI_Init
  * starts, while V8's compiler and GC threads are calling them: measured here, 1 job in 11 of
- * `mpiexec.mpich -n 2` crashed in libc (SIGSEGV) or deadlocked in MPI_Init; 0 in 150 with these.
+ * `mpiexec.mpich -n 2` crashed in libc (SIGSEGV) or deadlocked in MPI_Init; 0 in 300 with these.
  * They switch off only UCX's memory-registration cache, which RDMA networks use, not shared memory or TCP.
  * UCX reads them when the library loads, hence process.env before it does.
  */

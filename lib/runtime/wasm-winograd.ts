@@ -120,13 +120,32 @@ function plan(x: TI, filter: TI, attrs: Record<string, unknown>): Plan | null {
   return { kind: wide ? 'f4x4_3x3' : kind, n, h, w, c, co, oh: info.outHeight, ow: info.outWidth, pT: info.padInfo.top, pL: info.padInfo.left };
 }
 
+/** Channel counts as the SIMD transforms take them: 4 at a time. */
+const up4 = (v: number) => Math.ceil(v / 4) * 4;
+
+/**
+ * Chunks [t0, t0 + cnt) of `tiles` tiles, `per` at a time; a remainder under 4 tiles joins the
+ * last chunk (the filter gradient's dy transform works on groups of 4 tiles).
+ */
+function* tileChunks(tiles: number, per: number): Generator<[number, number]> {
+  for (let t0 = 0, cnt = 0; t0 < tiles; t0 += cnt) {
+    cnt = tiles - t0 < per + 4 ? tiles - t0 : per;
+    yield [t0, cnt];
+  }
+}
+
+/** Heap offsets of the per-point products into `mtab`, read after every allocation (the heap may have grown; offsets stay valid). */
+function writeOffsets(backend: WasmBackend, mtab: TI, products: readonly TI[]): void {
+  const tab = backend.typedArrayFromHeap(mtab) as Int32Array;
+  products.forEach((m, i) => (tab[i] = heapOffset(backend, m)));
+}
+
 export function conv2D(args: KernelArgs): TI {
   const { inputs, backend, attrs } = args;
   const { x, filter } = inputs;
   const p = plan(x, filter, attrs);
   const k = p ? simdKernels(backend) : null;
   if (!p || !k) return stockKernel('Conv2D')!(args) as TI;
-  const up4 = (v: number) => Math.ceil(v / 4) * 4;
   if (p.c % 4 === 0 && p.co % 4 === 0) return winograd(backend, k, x, filter, p, filter.dataId);
   // The SIMD transforms take 4 channels at a time: zero channels in and out (RAFT's 256 → 126,
   // flow completion's 258 → 128), sliced off the result.
@@ -255,8 +274,7 @@ function winograd(backend: WasmBackend, k: SimdKernels, x: TI, filter: TI, p: Pl
     const zero = alloc([c], 'float32', new Float32Array(c));
     const dump = alloc([co]);
     const mtab = alloc([points], 'int32');
-    for (let t0 = 0, cnt = 0; t0 < tiles; t0 += cnt) {
-      cnt = tiles - t0 < per + 4 ? tiles - t0 : per; // the last chunk keeps ≥ 4 tiles
+    for (const [t0, cnt] of tileChunks(tiles, per)) {
       const v = backend.makeOutput([points, cnt, c], 'float32');
       const products: TI[] = [];
       try {
@@ -272,9 +290,7 @@ function winograd(backend: WasmBackend, k: SimdKernels, x: TI, filter: TI, p: Pl
             dropView(backend, a);
           }
         }
-        // Offsets are read after every allocation (the heap may have grown; offsets stay valid).
-        const tab = backend.typedArrayFromHeap(mtab) as Int32Array;
-        products.forEach((m, i) => (tab[i] = heapOffset(backend, m)));
+        writeOffsets(backend, mtab, products);
         const [mo, yo, dz] = [heapOffset(backend, mtab), heapOffset(backend, out), heapOffset(backend, dump)];
         if (kind === 'f2x2_3x3') k.wino_output(mo, yo, dz, oh, ow, co, th, tw, t0, cnt);
         else if (kind === 'f4x4_3x3') k.wino4_output(mo, yo, dz, oh, ow, co, th, tw, t0, cnt);
@@ -319,7 +335,6 @@ export function winogradFilterGrad(backend: WasmBackend, x: TI, dy: TI, filterSh
   if (c % 4 === 0 && co % 4 === 0) return filterGradF2x2(backend, k, x, dy, co, info, th, tw);
   // The SIMD transforms take 4 channels at a time: zero channels in x and dy (ProPainter's
   // 258 and 261 → 128), sliced off the result.
-  const up4 = (v: number) => Math.ceil(v / 4) * 4;
   return scoped(backend, (s) => {
     const xp = s.pad(x, [[0, 0], [0, 0], [0, 0], [0, up4(c) - c]]);
     const dyp = s.pad(dy, [[0, 0], [0, 0], [0, 0], [0, up4(co) - co]]);
@@ -340,8 +355,7 @@ function filterGradF2x2(backend: WasmBackend, k: SimdKernels, x: TI, dy: TI, co:
     const zero = s.adopt(backend.makeOutput([Math.max(c, co)], 'float32', undefined, new Float32Array(Math.max(c, co))));
     const mtab = s.adopt(backend.makeOutput([16], 'int32'));
     const dwt = s.adopt(backend.makeOutput([3, 3, co, c], 'float32'));
-    for (let t0 = 0, cnt = 0; t0 < tiles; t0 += cnt) {
-      cnt = tiles - t0 < per + 4 ? tiles - t0 : per; // the last chunk keeps ≥ 4 tiles
+    for (const [t0, cnt] of tileChunks(tiles, per)) {
       const t = new Scope(backend);
       try {
         const v = t.adopt(backend.makeOutput([16, cnt, c], 'float32'));
@@ -360,9 +374,7 @@ function filterGradF2x2(backend: WasmBackend, k: SimdKernels, x: TI, dy: TI, co:
             dropView(backend, b);
           }
         }
-        // Offsets are read after every allocation (the heap may have grown; offsets stay valid).
-        const tab = backend.typedArrayFromHeap(mtab) as Int32Array;
-        products.forEach((m, i) => (tab[i] = heapOffset(backend, m)));
+        writeOffsets(backend, mtab, products);
         k.wino_wgrad_output(heapOffset(backend, mtab), heapOffset(backend, dwt), co * c, t0 > 0 ? 1 : 0);
       } finally {
         t.done();
