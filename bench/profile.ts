@@ -31,7 +31,7 @@ type Workload = (typeof WORKLOADS)[number];
 const GROUPS: Record<string, readonly string[]> = {
   convolution: ['Conv2D', 'FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter',
     'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2'],
-  matmul: ['BatchMatMul', '_FusedMatMul'],
+  matmul: ['BatchMatMul', '_FusedMatMul', 'Gemm'],
   'correlation lookup': ['RaftCorrLookup'],
   sampling: ['GatherNd', 'GatherV2', 'ScatterNd', 'UnsortedSegmentSum', 'ResizeBilinear', 'ResizeBilinearGrad', 'ResizeNearestNeighbor',
     'ResizeNearestNeighborGrad', 'BilinearSample', 'BilinearSampleGrad'],

@@ -1,5 +1,5 @@
 /**
- * Convolution gradients for the wasm backend, composed from its XNNPACK forward convolutions.
+ * Convolution gradients for the wasm backend, composed from its forward convolutions and GEMMs.
  *
  * - Conv2DBackpropInput: the stock kernel is a naive C++ loop (1–2 GF/s); the input gradient is a
  *   stride-1 convolution of dy with the flipped, in/out-swapped filter (14–23 GF/s at stride 1).
@@ -9,8 +9,7 @@
  *   · dy[b,oh,ow,co]: stride-1 3×3 filters with enough channels as Winograd F(2×2, 3×3)
  *   (wasm-winograd.ts winogradFilterGrad); the rest as a transposed im2col of x (row copies from
  *   channel-major x by the SIMD module's im2col_t; the JS row loop was ~6 % of the flow-completion
- *   train step) times dy, as XNNPACK GEMMs over chunks of ~4k positions (long GEMM reductions are
- *   ~2× slower). Without the SIMD module (or NCHW): the cpu kernel.
+ *   train step) times dy, as GEMMs (wasm-gemm.ts) over chunks of ~4k positions. Without the SIMD module (or NCHW): the cpu kernel.
  * - DepthwiseConv2dNativeBackpropInput/Filter: missing on wasm. Input: the transposed conv above
  *   with the depthwise kernel. Filter: the "conv trick" — ONE depthwise conv with (batch, channel)
  *   pairs as channels, dy as the filter and the forward stride as the dilation; batch summed after.
@@ -20,6 +19,7 @@ import { type KernelArgs, type Scope, type TI, type WasmBackend, heapOffset, sco
 import { simdKernels } from './simd';
 import { cpuFallback } from './wasm-fallback';
 import { winogradFilterGrad } from './wasm-winograd';
+import { gemm } from './wasm-gemm';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
@@ -273,7 +273,7 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TI 
   });
 }
 
-/** GEMM depth (columns of one im2col chunk): long reductions run ~2× slower in XNNPACK's GEMM. */
+/** GEMM depth (columns of one im2col chunk): bounds the chunk, and XNNPACK's GEMM (the fallback) ran long reductions ~2× slower. */
 const IM2COL_CHUNK_COLUMNS = 4096;
 /** Cap of one im2col chunk, in floats (bounds the extra heap for wide channel counts). */
 const IM2COL_CHUNK_FLOATS = 8 * 1024 * 1024;
@@ -311,7 +311,7 @@ export function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TI
         const a = t.adopt(backend.makeOutput([1, kh * kw * c, nr * ow], 'float32'));
         k.im2col_t(heapOffset(backend, xt), heapOffset(backend, a), heapOffset(backend, colTab), b, h, w, c, oh, ow, kh, kw, sh, sw, pT, pL, r0, nr);
         const d = t.reshape(t.slice(dy2, [r0 * ow, 0], [nr * ow, co]), [1, nr * ow, co]);
-        return t.stock('BatchMatMul', { a, b: d }, { transposeA: false, transposeB: false });
+        return t.adopt(gemm(backend, a, d));
       });
       s.adopt(part);
       acc = acc ? s.run('Add', { a: acc, b: part }) : part;

@@ -2,7 +2,8 @@
  * Matrix products for the wasm backend. The stock C++ BatchMatMul/_FusedMatMul reach XNNPACK only
  * for `!transposeA && !transposeB && batchA == batchB == 1`; everything else (every matMul
  * gradient, every batched/attention product) runs a naive loop at 1–1.6 GF/s. These versions
- * materialise the transposes with the Transpose kernel and feed the fast path:
+ * materialise the transposes with the Transpose kernel and feed the pack's GEMM (wasm-gemm.ts,
+ * XNNPACK's results 1.3× faster), which also takes the plain case:
  * - B shared (batchB = 1): fold A's batch into rows, one GEMM [batchA·M, K]·[K, N];
  * - A shared (batchA = 1): outᵢᵀ = Bᵢᵀ·Aᵀ, so B's batch folds into rows of one GEMM;
  * - both batched: one fast GEMM per batch entry, concatenated; tiny matrices in a plain loop.
@@ -12,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type KernelArgs, type Scope, type TI, type WasmBackend, scoped, size, stockKernel } from './wasm-util';
+import { gemm } from './wasm-gemm';
 
 interface Dims {
   batchA: number;
@@ -42,9 +44,9 @@ function asRowMajor(s: Scope, x: TI, batch: number, rows: number, cols: number, 
   return t ? s.transpose(s.reshape(x, [batch, cols, rows]), [0, 2, 1]) : s.reshape(x, [batch, rows, cols]);
 }
 
-/** Reduction depth above which a GEMM is split (XNNPACK's GEMM has no K blocking). */
+/** Reduction depth above which a GEMM is split (a long one streams B's column panels from memory). */
 const K_SPLIT_ABOVE = 4096;
-/** Target depth of one split GEMM: 1.3–1.9× faster than one long reduction (measured). */
+/** Target depth of one split GEMM: 1.3–1.9× faster than one long reduction (measured with XNNPACK's GEMM). */
 const K_CHUNK = 3072;
 
 /** Columns [k0, k0+kc) of the [batch·rows, K] matrix x (stored as [batch, K, rows] when `t`). */
@@ -61,7 +63,7 @@ function rhsChunk(s: Scope, y: TI, k: number, n: number, t: boolean, k0: number,
 }
 
 /**
- * X[batch·rows, K] · Y[K, n] on the XNNPACK fast path; long reductions are split into chunks of
+ * X[batch·rows, K] · Y[K, n] as one GEMM; long reductions are split into chunks of
  * ~K_CHUNK whose products are summed (each chunk's operands are freed before the next).
  */
 function foldedGemm(s: Scope, x: TI, batch: number, rows: number, xt: boolean, y: TI, n: number, yt: boolean, k: number): TI {
@@ -73,7 +75,7 @@ function foldedGemm(s: Scope, x: TI, batch: number, rows: number, xt: boolean, y
     const part = s.adopt(scoped(s.backend, (t) => {
       const a = t.reshape(lhsChunk(t, x, batch, rows, k, xt, k0, kc), [1, batch * rows, kc]);
       const b = t.reshape(rhsChunk(t, y, k, n, yt, k0, kc), [1, kc, n]);
-      return t.stock('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
+      return t.adopt(gemm(t.backend, a, b));
     }));
     acc = acc ? s.run('Add', { a: acc, b: part }) : part;
   }
@@ -82,7 +84,7 @@ function foldedGemm(s: Scope, x: TI, batch: number, rows: number, xt: boolean, y
 
 /**
  * Both operands batched with tiny matrices (RAFT's convex upsampling: 1620 × (64×9 · 9×2)): one
- * XNNPACK call per batch entry costs far more than the arithmetic, so a plain loop does it.
+ * GEMM call per batch entry costs far more than the arithmetic, so a plain loop does it.
  */
 const SMALL_PRODUCT = 2048;
 
@@ -123,7 +125,7 @@ function product(s: Scope, a: TI, b: TI, ta: boolean, tb: boolean, d: Dims): TI 
   const batch = size(d.outShape.slice(0, -2));
   if (batchA !== batch || batchB !== batch) return null; // partial broadcasting: leave it to the stock kernel
   if (m * k * n <= SMALL_PRODUCT) return s.adopt(smallProducts(s.backend, a, b, ta, tb, d, batch));
-  const fast = (x: TI, y: TI): TI => s.stock('BatchMatMul', { a: x, b: y }, { transposeA: false, transposeB: false });
+  const fast = (x: TI, y: TI): TI => s.adopt(gemm(s.backend, x, y));
   const a3 = asRowMajor(s, a, batch, m, k, ta);
   const b3 = asRowMajor(s, b, batch, k, n, tb);
   const parts: TI[] = [];
@@ -139,8 +141,8 @@ export function batchMatMul({ inputs, backend, attrs }: KernelArgs): TI {
   const stock = () => stockKernel('BatchMatMul')!({ inputs, backend, attrs }) as TI;
   if (a.dtype !== 'float32' || b.dtype !== 'float32') return stock();
   const d = dims(a, b, transposeA, transposeB);
-  if (d.batchA === 1 && d.batchB === 1 && !transposeA && !transposeB) return stock();
   if (d.m * d.n * d.k === 0) return stock();
+  if (d.batchA === 1 && d.batchB === 1 && !transposeA && !transposeB) return scoped(backend, (s) => s.reshape(s.adopt(gemm(backend, a, b)), d.outShape));
   const out = scoped(backend, (s) => {
     const p = product(s, a, b, transposeA, transposeB, d);
     return p ? s.reshape(p, d.outShape) : s.adopt(stock());

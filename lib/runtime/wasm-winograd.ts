@@ -14,7 +14,7 @@
  *           [0,−2,4,5/2,−5,−½,1,0], [0,−1,0,21/4,0,−21/4,0,1]]
  * The filter, input and output transforms are SIMD kernels of the pack (./simd.ts, source
  * simd/kernels.wat) working in place on the heap; the products [tiles, Cin]·[Cin, Cout] are the
- * backend's XNNPACK GEMMs (threaded with PROPAINTER_THREADS). Results equal the direct
+ * pack's SIMD GEMM (wasm-gemm.ts, one thread). Results equal the direct
  * convolution up to float rounding (relative error ~1e-6 for F(2×2), ~1e-5 for F(4×4) and
  * F(4, 5)). Everything else, and every shape below the thresholds (small channel counts gain
  * nothing: the GEMMs get too thin), runs the stock XNNPACK convolution. Temporary heap: the
@@ -24,6 +24,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type SimdKernels, simdKernels } from './simd';
+import { gemm } from './wasm-gemm';
 import { type KernelArgs, Scope, type TI, type WasmBackend, dropView, heapOffset, heapView, scoped, stockKernel } from './wasm-util';
 
 /** Tuning switches (benchmarks and tests compare the paths). */
@@ -44,8 +45,8 @@ export const winogradOptions = {
   chunkFloats: 1024 * 1024,
   /**
    * 3×3 filters as F(4×4, 3×3) (36 products per 16 outputs) instead of F(2×2, 3×3) (16 per 4)
-   * where it pays: its filter transform and XNNPACK's packing of 36 right-hand sides cost a
-   * fixed ~5–8 ms for 384 → 128, so it runs when one image's output has ≥ tile4x4MinTiles 4×4
+   * where it pays: its filter transform and (when measured, with XNNPACK's GEMMs) the packing of 36
+   * right-hand sides cost a fixed ~5–8 ms for 384 → 128, so it runs when one image's output has ≥ tile4x4MinTiles 4×4
    * tiles. The choice depends on the conv's per-image shape only, never on the batch size or on
    * what ran before: F(4×4) and F(2×2) round differently (~1e-6), and a result must not depend on
    * how a batch is split over processes (data-parallel training equals one process) or on whether
@@ -57,8 +58,7 @@ export const winogradOptions = {
   tile4x4: true,
   tile4x4MinTiles: 100,
   /**
-   * Heap floats (transforms and XNNPACK's packed copies) kept for filters used again outside
-   * gradient recording: 16 M floats (64 MiB); 0 turns the cache off.
+   * Heap floats of filter transforms kept for filters used again outside gradient recording: 16 M floats (64 MiB); 0 turns the cache off.
    */
   cacheFloats: 16 * 1024 * 1024,
   /**
@@ -158,14 +158,14 @@ export function conv2D(args: KernelArgs): TI {
   });
 }
 
-/** A filter's transform and the GEMMs' right-hand views over it (each holding XNNPACK's packing). */
+/** A filter's transform and the GEMMs' right-hand views over it, one per point. */
 interface Prepared {
   kind: Kind;
   c: number;
   co: number;
   u: TI;
   views: TI[];
-  /** Heap floats held: the transform plus, about as much again, XNNPACK's packed copies. */
+  /** Heap floats held (the transform). */
   floats: number;
 }
 
@@ -213,9 +213,8 @@ function cacheOf(backend: WasmBackend): { entries: Map<object, Prepared>; floats
 }
 
 /**
- * The filter transform (and XNNPACK's weight packing) of a filter used again: RAFT runs the same
- * update-block convolutions 20 times per call, and packing a [c, co] right-hand side costs about
- * a third of its GEMM at 1/8 resolution. Kept only outside gradient recording (inference, RAFT
+ * The filter transform of a filter used again: RAFT runs the same update-block convolutions 20
+ * times per call. Kept only outside gradient recording (inference, RAFT
  * flows for training): under a tape the filters change every step and the held transforms would
  * raise the train steps' heap high-water marks, so a tape clears the cache. Bounded by
  * winogradOptions.cacheFloats (least recently used first out).
@@ -237,11 +236,9 @@ function prepare(backend: WasmBackend, k: SimdKernels, filter: TI, p: Plan, key:
   if (kind === 'f2x2_3x3') k.wino_weights(heapOffset(backend, filter), heapOffset(backend, u), c * co);
   else if (kind === 'f4x4_3x3') k.wino4_weights(heapOffset(backend, filter), heapOffset(backend, u), c * co);
   else k.wino1d_weights(heapOffset(backend, filter), heapOffset(backend, u), c * co);
-  // One view per point for all chunks: XNNPACK keeps a GEMM operator's packed weights per
-  // right-hand tensor until that tensor is disposed, so the chunks (and cached calls) share one packing.
   const views: TI[] = [];
   for (let xi = 0; xi < points; xi++) views.push(heapView(backend, u, xi * c * co, [1, c, co]));
-  const prepared: Prepared = { kind, c, co, u, views, floats: 2 * points * c * co };
+  const prepared: Prepared = { kind, c, co, u, views, floats: points * c * co };
   const budget = winogradOptions.cacheFloats;
   if (taped || prepared.floats > budget) return prepared;
   for (const old of [...cache.entries.keys()]) {
@@ -259,7 +256,6 @@ function winograd(backend: WasmBackend, k: SimdKernels, x: TI, filter: TI, p: Pl
   const vert = kind === 'f4_5_v' ? 1 : 0;
   const tiles = n * th * tw;
   const per = Math.max(1, Math.min(tiles, Math.floor(winogradOptions.chunkFloats / (points * Math.max(c, co)))));
-  const mm = stockKernel('BatchMatMul')!;
   const owned: TI[] = [];
   const alloc = (shape: number[], dtype: 'float32' | 'int32' = 'float32', values?: tf.TypedArray): TI => {
     const t = backend.makeOutput(shape, dtype, undefined, values);
@@ -285,7 +281,7 @@ function winograd(backend: WasmBackend, k: SimdKernels, x: TI, filter: TI, p: Pl
         for (let xi = 0; xi < points; xi++) {
           const a = heapView(backend, v, xi * cnt * c, [1, cnt, c]);
           try {
-            products.push(mm({ inputs: { a, b: uViews[xi] }, backend, attrs: { transposeA: false, transposeB: false } }) as TI);
+            products.push(gemm(backend, a, uViews[xi]));
           } finally {
             dropView(backend, a);
           }
@@ -350,7 +346,6 @@ function filterGradF2x2(backend: WasmBackend, k: SimdKernels, x: TI, dy: TI, co:
   const [oh, ow] = [info.outHeight, info.outWidth];
   const tiles = n * th * tw;
   const per = Math.max(4, Math.min(o.gradChunkTiles, Math.floor(o.gradChunkFloats / (16 * Math.max(c, co)))));
-  const mm = stockKernel('BatchMatMul')!;
   return scoped(backend, (s) => {
     const zero = s.adopt(backend.makeOutput([Math.max(c, co)], 'float32', undefined, new Float32Array(Math.max(c, co))));
     const mtab = s.adopt(backend.makeOutput([16], 'int32'));
@@ -368,7 +363,7 @@ function filterGradF2x2(backend: WasmBackend, k: SimdKernels, x: TI, dy: TI, co:
           const a = heapView(backend, zt, xi * co * cnt, [1, co, cnt]);
           const b = heapView(backend, v, xi * cnt * c, [1, cnt, c]);
           try {
-            products.push(t.adopt(mm({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as TI));
+            products.push(t.adopt(gemm(backend, a, b)));
           } finally {
             dropView(backend, a);
             dropView(backend, b);
