@@ -35,8 +35,8 @@ export interface SimdKernels {
   /** Transposed im2col rows of the filter gradient (see kernels.wat); cols: 2·kw i32 (first, past-last valid column per j). */
   im2col_t(xt: number, dst: number, cols: number, nb: number, h: number, w: number, c: number, oh: number, ow: number, kh: number, kw: number,
     sh: number, sw: number, pT: number, pL: number, r0: number, nr: number): void;
-  /** C[·][j0 … j1) = A[m][k] · B[k][n] (row-major; see kernels.wat); scratch: 4·(k + 4) floats when (j1 − j0) % 4 ≠ 0. */
-  gemm(a: number, b: number, c: number, m: number, k: number, n: number, j0: number, j1: number, scratch: number): void;
+  /** C[·][j0 … j1) = A[m][k] · B[k][n] (row-major; see kernels.wat); scratch: (pack ? ⌈(j1 − j0)/8⌉ : 1)·8·k + 32 floats. */
+  gemm(a: number, b: number, c: number, m: number, k: number, n: number, j0: number, j1: number, scratch: number, pack: number): void;
   /** out[r] = Σ_i w_i[r]·flat[idx_i[r]] for r < k, rows of c floats (c % 4 == 0; no bounds checks). */
   bilinear_gather(flat: number, c: number, k: number, i0: number, i1: number, i2: number, i3: number, w0: number, w1: number, w2: number, w3: number, out: number): void;
 }

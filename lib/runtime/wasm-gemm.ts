@@ -2,9 +2,8 @@
  * The one dense product every fast path of the wasm pack ends in: C[M, N] = A[M, K] · B[K, N],
  * row-major, no transposes, a single batch entry. The pack's SIMD GEMM (kernels.wat `gemm`)
  * accumulates in the same order with the same separate multiply and add as XNNPACK's wasm SIMD
- * GEMM, so it gives the stock kernel's results bit for bit, at 1.3–1.4× its speed (4×8 register
- * tiles; XNNPACK's BatchMatMul also repacks B per operator). Without the SIMD module the stock
- * BatchMatMul runs.
+ * GEMM, so it gives the stock kernel's results bit for bit, at ~1.1–1.4× its speed (4×8 register
+ * tiles). Without the SIMD module the stock BatchMatMul runs.
  */
 import { simdKernels } from './simd';
 import { type TI, type WasmBackend, heapOffset, stockKernel } from './wasm-util';
@@ -12,6 +11,13 @@ import { timeSubKernel } from './kernel-profile';
 
 /** Bytes of B one column block may span, so it stays in L2 while every row block reads it. */
 const B_BLOCK_BYTES = 256 * 1024;
+
+/**
+ * Reduction depth above which B's panels are packed before the products: read in place, each
+ * reduction step jumps a whole row of B ([1080, 1960]·[1960, 512] ran at 15 GMAC/s instead of
+ * 21), while packing costs ~10 % on short reductions (k ≤ 512 with M ~ 100).
+ */
+const PACK_ABOVE = 1024;
 
 /** Columns per block for a reduction of depth k: a multiple of 8 (the register tile), at least 8. */
 export function gemmColumnBlock(k: number, n: number): number {
@@ -28,16 +34,18 @@ export function gemm(backend: WasmBackend, a: TI, b: TI): TI {
   }
   return timeSubKernel('Gemm', () => [a.shape.slice(), b.shape.slice()], () => {
     const out = backend.makeOutput([1, m, n], 'float32');
-    // Columns past a multiple of 4 go through a zero-padded copy of B's last columns and a 4×4 result.
-    const scratch = n % 4 ? backend.makeOutput([4 * (kk + 4)], 'float32') : null;
+    const nb = gemmColumnBlock(kk, n);
+    // Long reductions read B from panels packed per column block; a last panel narrower than 8
+    // columns is always copied (zero-padded), with a 4×8 tile for its products.
+    const pack = kk > PACK_ABOVE;
+    const panels = pack ? Math.ceil(nb / 8) : n % 8 ? 1 : 0;
+    const scratch = backend.makeOutput([panels * 8 * kk + 32], 'float32');
     try {
       // Offsets after every allocation: the heap may have grown (its offsets do not move).
-      const [ao, bo, co] = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out)];
-      const so = scratch ? heapOffset(backend, scratch) : 0;
-      const nb = gemmColumnBlock(kk, n);
-      for (let j0 = 0; j0 < n; j0 += nb) k.gemm(ao, bo, co, m, kk, n, j0, Math.min(n, j0 + nb), so);
+      const [ao, bo, co, so] = [a, b, out, scratch].map((t) => heapOffset(backend, t));
+      for (let j0 = 0; j0 < n; j0 += nb) k.gemm(ao, bo, co, m, kk, n, j0, Math.min(n, j0 + nb), so, pack ? 1 : 0);
     } finally {
-      if (scratch) backend.disposeData(scratch.dataId);
+      backend.disposeData(scratch.dataId);
     }
     return out;
   });

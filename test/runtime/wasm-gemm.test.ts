@@ -15,6 +15,8 @@ import { seeded } from '../helpers';
 describe('SIMD GEMM on wasm', () => {
   const shapes: Array<[number, number, number]> = [
     [1, 1, 1], [3, 5, 7], [5, 3, 9], [7, 17, 13], [9, 4, 2], [13, 33, 37], [4, 8, 8], [6, 2, 3], [4, 1, 12],
+    // Reductions past 1024 read B from packed panels (with and without a narrow last panel).
+    [9, 1100, 13], [5, 1030, 16],
     // RAFT's GRU and motion-encoder products, a 1×1 convolution with 2 outputs, a long reduction
     // whose columns come in several blocks.
     [341, 128, 384], [112, 256, 126], [1620, 256, 2], [37, 2500, 70],
