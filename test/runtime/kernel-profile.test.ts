@@ -27,7 +27,7 @@ test('profileKernels records forward and backward kernels, pack sub-kernels and 
   assert.ok(names.includes('Conv2D:forward'), names.join(' '));
   assert.ok(names.includes('Conv2DBackpropFilter:backward'), names.join(' '));
   // The pack's filter gradient runs its GEMM as a direct sub-call.
-  const sub = profile.calls.find((c) => c.name === 'Conv2DBackpropFilter/BatchMatMul');
+  const sub = profile.calls.find((c) => c.name === 'Conv2DBackpropFilter/Gemm');
   assert.ok(sub, 'sub-kernel row');
   assert.equal(sub.depth, 1);
   const parent = profile.calls.find((c) => c.name === 'Conv2DBackpropFilter')!;
