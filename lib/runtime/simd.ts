@@ -39,6 +39,10 @@ export interface SimdKernels {
   gemm(a: number, b: number, c: number, m: number, k: number, n: number, j0: number, j1: number, scratch: number, pack: number): void;
   /** out[r] = Σ_i w_i[r]·flat[idx_i[r]] for r < k, rows of c floats (c % 4 == 0; no bounds checks). */
   bilinear_gather(flat: number, c: number, k: number, i0: number, i1: number, i2: number, i3: number, w0: number, w1: number, w2: number, w3: number, out: number): void;
+  /** y[i] = tanh(x[i]) for i < n float32 (computed in float64: correctly rounded but in ~1e-6 of cases). */
+  tanh_f32(x: number, y: number, n: number): void;
+  /** out [outer][inner] = mean over rows of x [outer][rows][inner] (float32, row order); inner % 4 == 0. */
+  mean_rows(x: number, out: number, outer: number, rows: number, inner: number): void;
 }
 
 // The project's TypeScript libs do not declare the WebAssembly namespace: the parts used here.

@@ -20,6 +20,8 @@ import { cpuFallback } from './wasm-fallback';
 import { cast, gatherV2, identity, reverse, slice, splitV, tile, unpack, unsortedSegmentSum } from './wasm-indexing';
 import { batchMatMul, fusedMatMul } from './wasm-matmul';
 import { conv2D } from './wasm-winograd';
+import { tanh } from './wasm-activation';
+import { mean } from './wasm-reduction';
 import { BILINEAR_GATHER, bilinearGather } from './wasm-sampling';
 import { type KFn, packState } from './wasm-util';
 
@@ -64,6 +66,10 @@ export const WASM_KERNEL_PACK: readonly PackKernel[] = [
     why: 'computes every output element\'s coordinates in C++ vectors (~100 ms for 0.4 M floats; ProPainter tiles flows, replicate-pads frames); block copies' },
   { name: BILINEAR_GATHER, reason: 'slow', kernelFunc: bilinearGather,
     why: 'added (no stock kernel): bilinear sampling forward as one SIMD pass instead of 4 gathers, 4 products and 3 sums; lib/ops falls back to those elsewhere' },
+  { name: 'Tanh', reason: 'slow', kernelFunc: tanh,
+    why: 'scalar libm per element (~14 ns; RAFT\'s GRU); SIMD in float64, rounded once to float32' },
+  { name: 'Mean', reason: 'slow', kernelFunc: mean,
+    why: 'over middle axes (instance norm over H, W) transposes them innermost, then one serial add chain per output; SIMD column sums in the same order (same bits), no transpose' },
   { name: 'Identity', reason: 'memory', kernelFunc: identity,
     why: 'copies its input; tfjs clones every tensor saved for backprop, so saved activations were held twice; shares the buffer' },
   { name: 'Cast', reason: 'memory', kernelFunc: cast,

@@ -12,6 +12,7 @@ import { useBackend } from '../../lib/runtime';
 import {
   WASM_KERNEL_PACK,
   registerWasmKernelPack,
+  stockWasmKernel,
   wasmKernelPackRegistered,
 } from '../../lib/runtime/wasm-kernels';
 import { convOptions } from '../../lib/runtime/wasm-conv';
@@ -363,6 +364,73 @@ describe('gather / segment / slice kernels vs cpu', () => {
     const label = ` x[${c.x}] sizes ${JSON.stringify(c.sizes)} axis ${c.axis}`;
     test(`SplitV${label}`, async () => {
       await compare('SplitV', { x: rnd(c.x) }, { numOrSizeSplits: c.sizes, axis: c.axis }, label);
+    });
+  }
+});
+
+describe('Tanh and Mean vs cpu and the stock kernels', () => {
+  /** Distance in float32 ulps (both finite, same sign). */
+  const ulps = (a: number, b: number): number => {
+    const f = new Float32Array([a, b]);
+    const i = new Int32Array(f.buffer);
+    return Math.abs(i[0] - i[1]);
+  };
+  test('Tanh: within 1 ulp of the correctly rounded value (cpu: Math.tanh), specials exact, odd length', async () => {
+    const special = [0, -0, 1e-30, -1e-8, 1e-40, 2 ** -12, -(2 ** -12) * 1.0001, 2 ** -12 * 0.9999, 0.1733, -0.3467, 9, 9.01, -9.5, 20, 3e38, Infinity, -Infinity, NaN];
+    const r = seeded(4001, seed++);
+    // magnitudes from 1e-4 to ~20, both signs
+    const data = Float32Array.from([...special, ...Array.from(r, (v, i) => Math.sign(v) * Math.exp(-9 + 12 * Math.abs(seeded(1, i + 7)[0])))]);
+    const [ref] = await runOn('cpu', 'Tanh', { x: { data, shape: [data.length] } }, {});
+    const [got] = await runOn('wasm', 'Tanh', { x: { data, shape: [data.length] } }, {});
+    special.forEach((v, i) => assert.ok(Object.is(got.data[i], ref.data[i]), `tanh(${v}) = ${got.data[i]}, cpu ${ref.data[i]}`));
+    let exact = 0;
+    for (let i = 0; i < data.length; i++) {
+      if (Object.is(got.data[i], ref.data[i])) exact++;
+      else assert.ok(ulps(got.data[i], ref.data[i]) <= 1, `tanh(${data[i]}) = ${got.data[i]}, cpu ${ref.data[i]}`);
+    }
+    record('Tanh (share not bit-equal)', 1 - exact / data.length);
+  });
+  test('Tanh gradient (from the output) matches cpu', async () => {
+    const x = rnd([3, 5, 7], -4, 4);
+    const w = rnd([3, 5, 7]);
+    const run = async (be: BackendName) => {
+      await useBackend(be);
+      const [xt, wt] = [tf.tensor(Array.from(x.data), x.shape), tf.tensor(Array.from(w.data), w.shape)];
+      const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.tanh(v), wt)))(xt);
+      const out = g.dataSync().slice();
+      tf.dispose([xt, wt, g]);
+      return out;
+    };
+    const ref = await run('cpu');
+    assertClose(await run('wasm'), ref, 1e-6, 'tanh gradient');
+  });
+  const means: Array<{ x: number[]; axis: number | number[]; keepDims: boolean }> = [
+    { x: [2, 7, 9, 12], axis: [1, 2], keepDims: true }, // instance norm (SIMD path)
+    { x: [1, 5, 6, 8], axis: [1, 2], keepDims: false },
+    { x: [1, 5, 6, 8], axis: [2, 1], keepDims: false }, // the stock kernel sums W-major then: stock
+    { x: [3, 5, 8], axis: -2, keepDims: true },
+    { x: [2, 3, 4, 5, 4], axis: [1, 2, 3], keepDims: false },
+    { x: [4, 2, 4], axis: [0], keepDims: false },
+    { x: [2, 7, 9, 3], axis: [1, 2], keepDims: true }, // channels not a multiple of 4: stock
+    { x: [2, 6, 8], axis: [1, 2], keepDims: false }, // innermost axis reduced: stock
+    { x: [2, 3, 4, 8], axis: [1, 3], keepDims: false }, // not contiguous: stock
+  ];
+  for (const c of means) {
+    const label = ` x[${c.x}] axis ${JSON.stringify(c.axis)} keepDims ${c.keepDims}`;
+    test(`Mean${label}: same bits as the stock wasm kernel, close to cpu`, async () => {
+      const x = rnd(c.x, -2, 3);
+      const attrs = { axis: c.axis, keepDims: c.keepDims };
+      await compare('Mean', { x }, attrs, label);
+      const [got] = await runOn('wasm', 'Mean', { x }, attrs);
+      await useBackend('wasm');
+      const be = tf.backend() as unknown as { readSync(id: object): Float32Array; disposeData(id: object): void };
+      const xt = tf.tensor(Array.from(x.data), x.shape);
+      const o = stockWasmKernel('Mean')!({ inputs: { x: xt }, backend: tf.backend(), attrs } as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+      const stock = be.readSync(o.dataId).slice();
+      be.disposeData(o.dataId);
+      xt.dispose();
+      assert.deepEqual(got.shape, o.shape, 'shape');
+      assert.deepEqual(Array.from(got.data), Array.from(stock), 'values');
     });
   }
 });

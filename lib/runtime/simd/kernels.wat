@@ -1886,4 +1886,131 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $rows)))
   )
+;; y[i] = tanh(x[i]) for i < n float32, each element on its own (the result does not depend on how
+;; a tensor is split). The stock wasm Tanh is scalar libm, ~14 ns per element. Computed in float64
+;; to ~1e-13 relative, so that rounding to float32 gives the correctly rounded tanh but in ~1e-6 of
+;; cases. With a = min(|x|, 9.5) (tanh rounds to ±1 in float32 beyond ~9.01) and e = e^(−2a):
+;; tanh(a) = (1 − e) / (1 + e), e = 2^k·e^r with k = round(−2a / ln 2), |r| ≤ ln2 / 2 and e^r by its
+;; Taylor series to degree 11 (remainder < 7e-15); below a = 2^−12 the quotient loses digits to
+;; cancellation and a − a³/3 + 2a⁵/15 is used instead. The sign of x is put back last (NaN stays
+;; NaN). 4 elements per step as two float64 pairs whose steps are written side by side (two
+;; independent chains: 1.2× faster than one pair per step); the last 1–3 are loaded lane by lane.
+  (func (export "tanh_f32") (param $src i32) (param $dst i32) (param $n i32)
+    (local $end i32) (local $rem i32) (local $v v128)
+    (local $x0 v128) (local $x1 v128) (local $a0 v128) (local $a1 v128) (local $y0 v128) (local $y1 v128) (local $kb0 v128) (local $kb1 v128) (local $k0 v128) (local $k1 v128) (local $r0 v128) (local $r1 v128) (local $p0 v128) (local $p1 v128) (local $e0 v128) (local $e1 v128) (local $a20 v128) (local $a21 v128)
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+      (local.set $rem (i32.shr_u (i32.sub (local.get $end) (local.get $src)) (i32.const 2)))
+      (if (i32.ge_u (local.get $rem) (i32.const 4))
+        (then (local.set $v (v128.load (local.get $src))))
+        (else
+          (local.set $v (v128.load32_zero (local.get $src)))
+          (if (i32.ge_u (local.get $rem) (i32.const 2)) (then (local.set $v (v128.load32_lane 1 (i32.add (local.get $src) (i32.const 4)) (local.get $v)))))
+          (if (i32.ge_u (local.get $rem) (i32.const 3)) (then (local.set $v (v128.load32_lane 2 (i32.add (local.get $src) (i32.const 8)) (local.get $v)))))))
+      (local.set $x0 (f64x2.promote_low_f32x4 (local.get $v)))
+      (local.set $x1 (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+      (local.set $a0 (f64x2.pmin (f64x2.abs (local.get $x0)) (f64x2.splat (f64.const 9.5)))) ;; pmin keeps a NaN
+      (local.set $a1 (f64x2.pmin (f64x2.abs (local.get $x1)) (f64x2.splat (f64.const 9.5))))
+      (local.set $y0 (f64x2.mul (local.get $a0) (f64x2.splat (f64.const -2))))
+      (local.set $y1 (f64x2.mul (local.get $a1) (f64x2.splat (f64.const -2))))
+      ;; kb = k + 1.5·2^52 + 1023: adding 1.5·2^52 rounds y / ln2 to the nearest integer k and leaves
+      ;; k + 1023 in the low mantissa bits, which shifted left by 52 are the exponent bits of 2^k
+      (local.set $kb0 (f64x2.add (f64x2.mul (local.get $y0) (f64x2.splat (f64.const 0x1.71547652b82fep+0))) (f64x2.splat (f64.const 0x1.80000000003ffp+52))))
+      (local.set $kb1 (f64x2.add (f64x2.mul (local.get $y1) (f64x2.splat (f64.const 0x1.71547652b82fep+0))) (f64x2.splat (f64.const 0x1.80000000003ffp+52))))
+      (local.set $k0 (f64x2.sub (local.get $kb0) (f64x2.splat (f64.const 0x1.80000000003ffp+52))))
+      (local.set $k1 (f64x2.sub (local.get $kb1) (f64x2.splat (f64.const 0x1.80000000003ffp+52))))
+      ;; r = y − k·ln2 with ln2 split in two (k·hi is exact)
+      (local.set $r0 (f64x2.sub (f64x2.sub (local.get $y0) (f64x2.mul (local.get $k0) (f64x2.splat (f64.const 0x1.62e42fee00000p-1)))) (f64x2.mul (local.get $k0) (f64x2.splat (f64.const 0x1.a39ef35793c76p-33)))))
+      (local.set $r1 (f64x2.sub (f64x2.sub (local.get $y1) (f64x2.mul (local.get $k1) (f64x2.splat (f64.const 0x1.62e42fee00000p-1)))) (f64x2.mul (local.get $k1) (f64x2.splat (f64.const 0x1.a39ef35793c76p-33)))))
+      (local.set $p0 (f64x2.splat (f64.const 0x1.ae64567f544e4p-26))) ;; 1/11!
+      (local.set $p1 (f64x2.splat (f64.const 0x1.ae64567f544e4p-26)))
+      (local.set $p0 (f64x2.add (f64x2.mul (local.get $p0) (local.get $r0)) (f64x2.splat (f64.const 0x1.27e4fb7789f5cp-22)))) ;; 1/10!
+      (local.set $p1 (f64x2.add (f64x2.mul (local.get $p1) (local.get $r1)) (f64x2.splat (f64.const 0x1.27e4fb7789f5cp-22))))
+      (local.set $p0 (f64x2.add (f64x2.mul (local.get $p0) (local.get $r0)) (f64x2.splat (f64.const 0x1.71de3a556c734p-19)))) ;; 1/9!
+      (local.set $p1 (f64x2.add (f64x2.mul (local.get $p1) (local.get $r1)) (f64x2.splat (f64.const 0x1.71de3a556c734p-19))))
+      (local.set $p0 (f64x2.add (f64x2.mul (local.get $p0) (local.get $r0)) (f64x2.splat (f64.const 0x1.a01a01a01a01ap-16)))) ;; 1/8!
+      (local.set $p1 (f64x2.add (f64x2.mul (local.get $p1) (local.get $r1)) (f64x2.splat (f64.const 0x1.a01a01a01a01ap-16))))
+      (local.set $p0 (f64x2.add (f64x2.mul (local.get $p0) (local.get $r0)) (f64x2.splat (f64.const 0x1.a01a01a01a01ap-13)))) ;; 1/7!
+      (local.set $p1 (f64x2.add (f64x2.mul (local.get $p1) (local.get $r1)) (f64x2.splat (f64.const 0x1.a01a01a01a01ap-13))))
+      (local.set $p0 (f64x2.add (f64x2.mul (local.get $p0) (local.get $r0)) (f64x2.splat (f64.const 0x1.6c16c16c16c17p-10)))) ;; 1/6!
+      (local.set $p1 (f64x2.add (f64x2.mul (local.get $p1) (local.get $r1)) (f64x2.splat (f64.const 0x1.6c16c16c16c17p-10))))
+      (local.set $p0 (f64x2.add (f64x2.mul (local.get $p0) (local.get $r0)) (f64x2.splat (f64.const 0x1.1111111111111p-7)))) ;; 1/5!
+      (local.set $p1 (f64x2.add (f64x2.mul (local.get $p1) (local.get $r1)) (f64x2.splat (f64.const 0x1.1111111111111p-7))))
+      (local.set $p0 (f64x2.add (f64x2.mul (local.get $p0) (local.get $r0)) (f64x2.splat (f64.const 0x1.5555555555555p-5)))) ;; 1/4!
+      (local.set $p1 (f64x2.add (f64x2.mul (local.get $p1) (local.get $r1)) (f64x2.splat (f64.const 0x1.5555555555555p-5))))
+      (local.set $p0 (f64x2.add (f64x2.mul (local.get $p0) (local.get $r0)) (f64x2.splat (f64.const 0x1.5555555555555p-3)))) ;; 1/3!
+      (local.set $p1 (f64x2.add (f64x2.mul (local.get $p1) (local.get $r1)) (f64x2.splat (f64.const 0x1.5555555555555p-3))))
+      (local.set $p0 (f64x2.add (f64x2.mul (local.get $p0) (local.get $r0)) (f64x2.splat (f64.const 0.5)))) ;; 1/2!
+      (local.set $p1 (f64x2.add (f64x2.mul (local.get $p1) (local.get $r1)) (f64x2.splat (f64.const 0.5))))
+      (local.set $p0 (f64x2.add (f64x2.mul (local.get $p0) (local.get $r0)) (f64x2.splat (f64.const 1)))) ;; 1/1!
+      (local.set $p1 (f64x2.add (f64x2.mul (local.get $p1) (local.get $r1)) (f64x2.splat (f64.const 1))))
+      (local.set $p0 (f64x2.add (f64x2.mul (local.get $p0) (local.get $r0)) (f64x2.splat (f64.const 1)))) ;; 1/0!
+      (local.set $p1 (f64x2.add (f64x2.mul (local.get $p1) (local.get $r1)) (f64x2.splat (f64.const 1))))
+      ;; e = e^r · 2^k (−28 ≤ k ≤ 0)
+      (local.set $e0 (f64x2.mul (local.get $p0) (i64x2.shl (local.get $kb0) (i32.const 52))))
+      (local.set $e1 (f64x2.mul (local.get $p1) (i64x2.shl (local.get $kb1) (i32.const 52))))
+      (local.set $a20 (f64x2.mul (local.get $a0) (local.get $a0)))
+      (local.set $a21 (f64x2.mul (local.get $a1) (local.get $a1)))
+      ;; (1 − e) / (1 + e), or the series below 2^−12; then the sign of x
+      (local.set $x0 (v128.or
+        (v128.bitselect
+          (f64x2.mul (local.get $a0) (f64x2.sub (f64x2.splat (f64.const 1)) (f64x2.mul (local.get $a20) (f64x2.sub (f64x2.splat (f64.const 0x1.5555555555555p-2)) (f64x2.mul (local.get $a20) (f64x2.splat (f64.const 0x1.1111111111111p-3)))))))
+          (f64x2.div (f64x2.sub (f64x2.splat (f64.const 1)) (local.get $e0)) (f64x2.add (f64x2.splat (f64.const 1)) (local.get $e0)))
+          (f64x2.lt (local.get $a0) (f64x2.splat (f64.const 0x1p-12))))
+        (v128.and (local.get $x0) (v128.const i64x2 0x8000000000000000 0x8000000000000000))))
+      (local.set $x1 (v128.or
+        (v128.bitselect
+          (f64x2.mul (local.get $a1) (f64x2.sub (f64x2.splat (f64.const 1)) (f64x2.mul (local.get $a21) (f64x2.sub (f64x2.splat (f64.const 0x1.5555555555555p-2)) (f64x2.mul (local.get $a21) (f64x2.splat (f64.const 0x1.1111111111111p-3)))))))
+          (f64x2.div (f64x2.sub (f64x2.splat (f64.const 1)) (local.get $e1)) (f64x2.add (f64x2.splat (f64.const 1)) (local.get $e1)))
+          (f64x2.lt (local.get $a1) (f64x2.splat (f64.const 0x1p-12))))
+        (v128.and (local.get $x1) (v128.const i64x2 0x8000000000000000 0x8000000000000000))))
+      (local.set $v (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (local.get $x0)) (f32x4.demote_f64x2_zero (local.get $x1))))
+      (if (i32.ge_u (local.get $rem) (i32.const 4))
+        (then (v128.store (local.get $dst) (local.get $v)))
+        (else
+          (v128.store32_lane 0 (local.get $dst) (local.get $v))
+          (if (i32.ge_u (local.get $rem) (i32.const 2)) (then (v128.store32_lane 1 (i32.add (local.get $dst) (i32.const 4)) (local.get $v))))
+          (if (i32.ge_u (local.get $rem) (i32.const 3)) (then (v128.store32_lane 2 (i32.add (local.get $dst) (i32.const 8)) (local.get $v))))))
+      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (br $next)))
+  )
+
+;; Mean over the middle axis of x [outer][rows][inner] → out [outer][inner], inner a multiple of 4
+;; (instance norm's mean over H, W of NHWC). Each column is summed in row order in float32 and
+;; divided by rows, as the stock kernel does after transposing the rows innermost (same bits), but
+;; 4 columns per vector and without the transpose or the stock loop's serial add chain.
+  (func (export "mean_rows") (param $x i32) (param $out i32) (param $outer i32) (param $rows i32) (param $inner i32)
+    (local $ib i32) (local $o i32) (local $r i32) (local $e i32) (local $row i32) (local $div v128)
+    (local.set $ib (i32.shl (local.get $inner) (i32.const 2)))
+    (local.set $div (f32x4.splat (f32.convert_i32_u (local.get $rows))))
+    (block $outer_done (loop $outer_next
+      (br_if $outer_done (i32.eqz (local.get $outer)))
+      (memory.fill (local.get $out) (i32.const 0) (local.get $ib))
+      (local.set $r (i32.const 0))
+      (block $rows_done (loop $row_next
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $e (i32.const 0))
+        (block $cols_done (loop $col
+          (br_if $cols_done (i32.ge_u (local.get $e) (local.get $ib)))
+          (local.set $o (i32.add (local.get $out) (local.get $e)))
+          (v128.store (local.get $o) (f32x4.add (v128.load (local.get $o)) (v128.load (i32.add (local.get $x) (local.get $e)))))
+          (local.set $e (i32.add (local.get $e) (i32.const 16)))
+          (br $col)))
+        (local.set $x (i32.add (local.get $x) (local.get $ib)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row_next)))
+      (local.set $e (i32.const 0))
+      (block $div_done (loop $dv
+        (br_if $div_done (i32.ge_u (local.get $e) (local.get $ib)))
+        (local.set $o (i32.add (local.get $out) (local.get $e)))
+        (v128.store (local.get $o) (f32x4.div (v128.load (local.get $o)) (local.get $div)))
+        (local.set $e (i32.add (local.get $e) (i32.const 16)))
+        (br $dv)))
+      (local.set $out (i32.add (local.get $out) (local.get $ib)))
+      (local.set $outer (i32.sub (local.get $outer) (i32.const 1)))
+      (br $outer_next)))
+  )
 )
