@@ -47,6 +47,8 @@ const GROUP_OF = new Map<string, string>(Object.entries(GROUPS).flatMap(([g, ks]
 const PACK = new Set(WASM_KERNEL_PACK.map((k) => k.name));
 /** Pack kernels whose own time is mostly the pack's SIMD module (Winograd transforms), not JS. */
 const PACK_SIMD = new Set(['Conv2D']);
+/** Pack kernels that are one call of the SIMD module doing the op itself: counted in the op's group. */
+const PACK_OP_GROUP = new Set(['Tanh', 'Mean', 'Concat']);
 const SIMD_GROUP = 'SIMD transforms (pack)';
 const JS_GROUP = 'JS-side kernels';
 const GLUE_GROUP = 'custom-op glue';
@@ -61,7 +63,7 @@ function groupOf(c: KernelCall, onWasm: boolean): string {
   if (c.composite) return GLUE_GROUP;
   const base = c.name.split('/').pop()!;
   const isSub = c.name.includes('/');
-  if (onWasm && !isSub && PACK.has(c.name)) return PACK_SIMD.has(c.name) ? SIMD_GROUP : JS_GROUP;
+  if (onWasm && !isSub && PACK.has(c.name) && !PACK_OP_GROUP.has(c.name)) return PACK_SIMD.has(c.name) ? SIMD_GROUP : JS_GROUP;
   return GROUP_OF.get(base) ?? (ELEMENTWISE.test(base) ? 'elementwise' : 'other');
 }
 

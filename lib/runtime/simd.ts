@@ -43,6 +43,8 @@ export interface SimdKernels {
   tanh_f32(x: number, y: number, n: number): void;
   /** out [outer][inner] = mean over rows of x [outer][rows][inner] (float32, row order); inner % 4 == 0. */
   mean_rows(x: number, out: number, outer: number, rows: number, inner: number): void;
+  /** rows × len bytes from src (row stride sstride bytes) to dst (row stride dstride). */
+  copy_rows(src: number, sstride: number, dst: number, dstride: number, len: number, rows: number): void;
 }
 
 // The project's TypeScript libs do not declare the WebAssembly namespace: the parts used here.

@@ -16,7 +16,8 @@
  *   the buffer (as Reshape and the cpu backend do) is safe: no wasm kernel writes into its inputs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type KernelArgs, type TI, type WasmBackend, scoped, size, stockKernel } from './wasm-util';
+import { simdKernels } from './simd';
+import { type KernelArgs, type TI, type WasmBackend, heapOffset, scoped, size, stockKernel } from './wasm-util';
 import { cpuFallback } from './wasm-fallback';
 
 /** Merged (shape, begin, size) of a slice: dims of extent 1 dropped, inner full dims folded. */
@@ -77,9 +78,21 @@ function copyBox(src: tf.TypedArray, shape: readonly number[], begin: readonly n
   }
 }
 
+/** Bytes per element of the dtypes the heap copies handle (tfjs-backend-wasm stores bool as bytes). */
+const ELEMENT_BYTES: Partial<Record<tf.DataType, number>> = { float32: 4, int32: 4, bool: 1 };
+
 function sliceInto(backend: WasmBackend, x: TI, begin: number[], sz: number[], outShape: number[] = sz): TI {
   const out = backend.makeOutput(outShape, x.dtype);
   if (size(sz) === 0) return out;
+  const { sh, bg, sl } = mergeSlice(x.shape, begin, sz);
+  const simd = simdKernels(backend);
+  const eb = ELEMENT_BYTES[x.dtype];
+  if (simd && eb && sh.length <= 2) {
+    // At most one strided axis after merging (e.g. a channel range of NHWC): rows of memory.copy.
+    const [rows, w, b0, b1, run] = sh.length === 2 ? [sl[0], sh[1], bg[0], bg[1], sl[1]] : [1, 0, 0, bg[0], sl[0]];
+    simd.copy_rows(heapOffset(backend, x) + (b0 * w + b1) * eb, w * eb, heapOffset(backend, out), run * eb, run * eb, rows);
+    return out;
+  }
   // Views are taken after the allocation, which may have grown (and detached) the heap.
   copyBox(backend.typedArrayFromHeap(x), x.shape, begin, sz, backend.typedArrayFromHeap(out));
   return out;
@@ -120,6 +133,30 @@ export function unpack({ inputs, backend, attrs }: KernelArgs): TI[] {
     begin[axis] = i;
     return sliceInto(backend, value, begin.slice(), sz, outShape);
   });
+}
+
+/**
+ * Concat: the stock kernel copies one JS subarray per (outer row, input); here each input is one
+ * strided heap copy (rows of memory.copy). Strings, or no SIMD module: stock.
+ */
+export function concat({ inputs, backend, attrs }: KernelArgs): TI {
+  const xs = inputs as unknown as TI[];
+  const simd = simdKernels(backend);
+  const eb = ELEMENT_BYTES[xs[0].dtype];
+  const nonEmpty = xs.filter((t) => size(t.shape) > 0);
+  if (!simd || !eb || nonEmpty.length < 2) return stockKernel('Concat')!({ inputs, backend, attrs }) as TI;
+  const axis = tf.util.parseAxisParam(attrs.axis as number, xs[0].shape)[0];
+  tf.backend_util.assertParamsConsistent(xs.map((t) => t.shape), axis);
+  const out = backend.makeOutput(tf.backend_util.computeOutShape(xs.map((t) => t.shape), axis), xs[0].dtype);
+  const rows = size(xs[0].shape.slice(0, axis));
+  const inner = nonEmpty.map((t) => size(t.shape.slice(axis)) * eb);
+  const total = inner.reduce((a, b) => a + b, 0);
+  let at = heapOffset(backend, out);
+  nonEmpty.forEach((t, i) => {
+    simd.copy_rows(heapOffset(backend, t), inner[i], at, total, inner[i], rows);
+    at += inner[i];
+  });
+  return out;
 }
 
 /**

@@ -17,7 +17,7 @@ import {
 } from './wasm-conv';
 import { conv3DBackpropFilterV2, conv3DBackpropInputV2 } from './wasm-conv3d';
 import { cpuFallback } from './wasm-fallback';
-import { cast, gatherV2, identity, reverse, slice, splitV, tile, unpack, unsortedSegmentSum } from './wasm-indexing';
+import { cast, concat, gatherV2, identity, reverse, slice, splitV, tile, unpack, unsortedSegmentSum } from './wasm-indexing';
 import { batchMatMul, fusedMatMul } from './wasm-matmul';
 import { conv2D } from './wasm-winograd';
 import { tanh } from './wasm-activation';
@@ -55,9 +55,11 @@ export const WASM_KERNEL_PACK: readonly PackKernel[] = [
   { name: 'GatherV2', reason: 'wrong', kernelFunc: gatherV2,
     why: 'wrong for batchDims ≥ 1 and ~100 MB/s otherwise; GatherNd with (row, index) pairs' },
   { name: 'Slice', reason: 'slow', kernelFunc: slice,
-    why: 'copies the whole input, then per-row subarrays (seconds on innermost-axis / rank-5 slices); merged-axis heap copy' },
+    why: 'copies the whole input, then per-row subarrays (seconds on innermost-axis / rank-5 slices); merged-axis heap copy (one SIMD-module memory.copy per row when at most one axis is strided)' },
   { name: 'SplitV', reason: 'slow', kernelFunc: splitV as unknown as KFn,
     why: 'built on the slow Slice; same merged-axis heap copy per piece' },
+  { name: 'Concat', reason: 'slow', kernelFunc: concat as unknown as KFn,
+    why: 'one JS subarray copy per (outer row, input); one strided heap copy per input (memory.copy rows)' },
   { name: 'Unpack', reason: 'slow', kernelFunc: unpack as unknown as KFn,
     why: 'built on the stock Slice (~100× slower than SplitV; it is the gradient of tf.stack); same heap copy per piece' },
   { name: 'Reverse', reason: 'slow', kernelFunc: reverse,

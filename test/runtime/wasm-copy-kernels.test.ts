@@ -1,7 +1,7 @@
 /**
  * Wasm kernel pack entries that avoid copies: Identity and same-dtype Cast share the input buffer
  * (tfjs clones every tensor it saves for backprop), Unpack (the gradient of tf.stack), Reverse and
- * Tile (block copies) against cpu,
+ * Tile (block copies), Concat / Slice / SplitV (heap row copies) against cpu,
  * and the transposed-conv filter taps (flips and strided sub-filters as heap block copies) on
  * ProPainter's shapes against cpu.
  */
@@ -113,6 +113,29 @@ describe('Tile on wasm vs cpu', () => {
     await vsCpu('tile int32', () => tf.tile(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32'), [3, 2]));
     await vsCpu('tile bool', () => tf.cast(tf.tile(tf.tensor2d([1, 0, 0, 1], [2, 2], 'bool'), [2, 3]), 'int32'));
     await vsCpu('tile gradient', () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.tile(a, [2, 1, 3]), randn([4, 5, 6], 4))))(randn([2, 5, 2], 3)));
+  });
+});
+
+describe('Concat, Slice and SplitV heap row copies on wasm vs cpu', () => {
+  const cases: Array<[number[][], number]> = [
+    [[[1, 4, 5, 8], [1, 4, 5, 3]], 3], [[[2, 3, 4], [2, 1, 4], [2, 2, 4]], 1], [[[3, 2], [4, 2]], 0], [[[2, 3, 5], [2, 3, 0], [2, 3, 1]], -1],
+  ];
+  for (const [shapes, axis] of cases) {
+    test(`concat ${JSON.stringify(shapes)} axis ${axis}`, async () => {
+      // exact: only copies
+      const ref = await on('cpu', () => tf.concat(shapes.map((sh, i) => randn(sh, 30 + i)), axis));
+      const got = await on('wasm', () => tf.concat(shapes.map((sh, i) => randn(sh, 30 + i)), axis));
+      assert.deepEqual(got[0].shape, ref[0].shape);
+      assert.deepEqual(Array.from(got[0].data), Array.from(ref[0].data));
+    });
+  }
+  test('int32 and bool concat, channel slices and splits of NHWC, the concat gradient', async () => {
+    await vsCpu('concat int32', () => tf.concat([tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), tf.tensor2d([5, 6], [2, 1], 'int32')], 1));
+    await vsCpu('concat bool', () => tf.cast(tf.concat([tf.tensor2d([1, 0, 0, 1], [2, 2], 'bool'), tf.tensor2d([1, 1], [2, 1], 'bool')], 1), 'int32'));
+    await vsCpu('slice bool', () => tf.cast(tf.slice(tf.tensor2d([1, 0, 0, 1, 1, 0], [2, 3], 'bool'), [0, 1], [2, 2]), 'int32'));
+    await vsCpu('channel slice', () => tf.slice(randn([1, 3, 4, 12], 5), [0, 0, 0, 4], [-1, -1, -1, 5]));
+    await vsCpu('channel split', () => tf.split(randn([1, 3, 4, 12], 6), [8, 4], 3));
+    await vsCpu('concat gradient', () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.concat([a, b], 2), randn([2, 3, 7], 8))))([randn([2, 3, 4], 1), randn([2, 3, 3], 2)]));
   });
 });
 

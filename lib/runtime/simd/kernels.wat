@@ -2013,4 +2013,15 @@
       (local.set $outer (i32.sub (local.get $outer) (i32.const 1)))
       (br $outer_next)))
   )
+;; rows × len bytes from src (rows stride sstride bytes) to dst (stride dstride): the strided copies
+;; of Slice / SplitV / Concat over merged axes, one memory.copy per row instead of a JS subarray and set.
+  (func (export "copy_rows") (param $src i32) (param $sstride i32) (param $dst i32) (param $dstride i32) (param $len i32) (param $rows i32)
+    (block $done (loop $next
+      (br_if $done (i32.eqz (local.get $rows)))
+      (memory.copy (local.get $dst) (local.get $src) (local.get $len))
+      (local.set $src (i32.add (local.get $src) (local.get $sstride)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $dstride)))
+      (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+      (br $next)))
+  )
 )
