@@ -45,6 +45,8 @@ export interface SimdKernels {
   mean_rows(x: number, out: number, outer: number, rows: number, inner: number): void;
   /** rows × len bytes from src (row stride sstride bytes) to dst (row stride dstride). */
   copy_rows(src: number, sstride: number, dst: number, dstride: number, len: number, rows: number): void;
+  /** RAFT's correlation window lookup at one level (see kernels.wat); g: scratch of (2r+2)² + (2r+1)(2r+2) float64. */
+  corr_lookup(level: number, lh: number, lw: number, coords: number, q: number, r: number, scale: number, out: number, stride: number, g: number): void;
 }
 
 // The project's TypeScript libs do not declare the WebAssembly namespace: the parts used here.

@@ -22,6 +22,8 @@ import { batchMatMul, fusedMatMul } from './wasm-matmul';
 import { conv2D } from './wasm-winograd';
 import { tanh } from './wasm-activation';
 import { mean } from './wasm-reduction';
+import { raftCorrLookup } from './wasm-corr';
+import { RAFT_CORR_LOOKUP } from './corr-lookup';
 import { BILINEAR_GATHER, bilinearGather } from './wasm-sampling';
 import { type KFn, packState } from './wasm-util';
 
@@ -72,6 +74,8 @@ export const WASM_KERNEL_PACK: readonly PackKernel[] = [
     why: 'scalar libm per element (~14 ns; RAFT\'s GRU); SIMD in float64, rounded once to float32' },
   { name: 'Mean', reason: 'slow', kernelFunc: mean,
     why: 'over middle axes (instance norm over H, W) transposes them innermost, then one serial add chain per output; SIMD column sums in the same order (same bits), no transpose' },
+  { name: RAFT_CORR_LOOKUP, reason: 'slow', kernelFunc: raftCorrLookup,
+    why: 'added (no stock kernel): RAFT\'s windowed correlation lookup in the SIMD module on the pyramid kept on the heap, instead of reading the pyramid back and looping in JS (~9 ms per iteration); lib/models/raft keeps the host loop elsewhere' },
   { name: 'Identity', reason: 'memory', kernelFunc: identity,
     why: 'copies its input; tfjs clones every tensor saved for backprop, so saved activations were held twice; shares the buffer' },
   { name: 'Cast', reason: 'memory', kernelFunc: cast,

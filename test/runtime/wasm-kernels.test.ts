@@ -16,6 +16,7 @@ import {
   wasmKernelPackRegistered,
 } from '../../lib/runtime/wasm-kernels';
 import { convOptions } from '../../lib/runtime/wasm-conv';
+import { RAFT_CORR_LOOKUP, corrLookupHost } from '../../lib/runtime/corr-lookup';
 import { assertClose, gradCheck, maxAbs, maxAbsDiff, seeded } from '../helpers';
 
 type BackendName = 'cpu' | 'wasm';
@@ -433,6 +434,29 @@ describe('Tanh and Mean vs cpu and the stock kernels', () => {
       assert.deepEqual(Array.from(got.data), Array.from(stock), 'values');
     });
   }
+});
+
+describe('RaftCorrLookup', () => {
+  test('same bits as corrLookupHost: windows crossing the borders, integer, far-out and NaN coordinates', async () => {
+    await useBackend('wasm');
+    const q = 3 * 4;
+    const sizes: Array<[number, number]> = [[6, 9], [3, 4], [1, 2], [1, 1]];
+    const levels = sizes.map(([lh, lw]) => seeded(q * lh * lw, seed++, -3, 3));
+    const coords = seeded(2 * q, seed++, -6, 14);
+    [[2, 3], [-1e9, 5], [4, 3e9], [NaN, 1], [0, 0], [8.5, 5.25]].forEach(([x, y], i) => {
+      coords[2 * i] = x;
+      coords[2 * i + 1] = y;
+    });
+    const ref = corrLookupHost(levels, sizes, q, coords, 2);
+    const inputs: Record<string, tf.Tensor> = { coords: tf.tensor4d(coords, [1, 3, 4, 2]) };
+    levels.forEach((v, l) => (inputs[`level${l}`] = tf.tensor4d(v, [q, sizes[l][0], sizes[l][1], 1])));
+    const out = tf.engine().runKernel(RAFT_CORR_LOOKUP, inputs, { radius: 2 }) as tf.Tensor;
+    assert.deepEqual(out.shape, [1, 3, 4, 4 * 25]);
+    const got = out.dataSync();
+    assert.equal(got.length, ref.length);
+    for (let i = 0; i < ref.length; i++) assert.ok(Object.is(got[i], ref[i]) || (Number.isNaN(got[i]) && Number.isNaN(ref[i])), `element ${i}: ${got[i]} vs ${ref[i]}`);
+    tf.dispose([out, ...Object.values(inputs)]);
+  });
 });
 
 describe('pooling kernels vs cpu', () => {

@@ -2024,4 +2024,77 @@
       (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
       (br $next)))
   )
+;; RAFT's windowed correlation lookup at one pyramid level (lib/runtime/corr-lookup.ts has the same
+;; arithmetic in JS, the definition; the results are the same bits): for each of q queries, coords
+;; (x, y) float32 pairs scaled by `scale`, the (2r+2)² window of level [q][lh][lw] around
+;; (floor x − r, floor y − r) is read (zero outside) into scratch g [a][b] (float64), blended along x
+;; into gx [a][b], then along y into out[a·k + b] (k = 2r + 1) of the query's row (row stride
+;; `stride` bytes). All in float64, rounded once to float32. Far-out integer corners are clamped to
+;; ±2^20 (all reads are zeros then, as they would be).
+  (func (export "corr_lookup") (param $level i32) (param $lh i32) (param $lw i32) (param $coords i32) (param $q i32) (param $r i32)
+        (param $scale f64) (param $out i32) (param $stride i32) (param $g i32)
+    (local $i i32) (local $k i32) (local $win i32) (local $gx i32) (local $base i32) (local $plane i32)
+    (local $x f64) (local $y f64) (local $fx f64) (local $fy f64) (local $ux f64) (local $uy f64) (local $xf f64) (local $yf f64)
+    (local $xs i32) (local $ys i32) (local $a i32) (local $b i32) (local $xi i32) (local $yi i32) (local $inx i32)
+    (local $p i32) (local $o i32)
+    (local.set $k (i32.add (i32.shl (local.get $r) (i32.const 1)) (i32.const 1)))
+    (local.set $win (i32.add (local.get $k) (i32.const 1)))
+    (local.set $gx (i32.add (local.get $g) (i32.shl (i32.mul (local.get $win) (local.get $win)) (i32.const 3))))
+    (local.set $plane (i32.shl (i32.mul (local.get $lh) (local.get $lw)) (i32.const 2)))
+    (local.set $base (local.get $level))
+    (block $done (loop $query
+      (br_if $done (i32.ge_u (local.get $i) (local.get $q)))
+      (local.set $x (f64.mul (f64.promote_f32 (f32.load (local.get $coords))) (local.get $scale)))
+      (local.set $y (f64.mul (f64.promote_f32 (f32.load offset=4 (local.get $coords))) (local.get $scale)))
+      (local.set $xf (f64.floor (local.get $x)))
+      (local.set $yf (f64.floor (local.get $y)))
+      (local.set $fx (f64.sub (local.get $x) (local.get $xf)))
+      (local.set $fy (f64.sub (local.get $y) (local.get $yf)))
+      (local.set $ux (f64.sub (f64.const 1) (local.get $fx)))
+      (local.set $uy (f64.sub (f64.const 1) (local.get $fy)))
+      (local.set $xs (i32.sub (i32.trunc_sat_f64_s (f64.max (f64.min (local.get $xf) (f64.const 0x1p20)) (f64.const -0x1p20))) (local.get $r)))
+      (local.set $ys (i32.sub (i32.trunc_sat_f64_s (f64.max (f64.min (local.get $yf) (f64.const 0x1p20)) (f64.const -0x1p20))) (local.get $r)))
+      ;; g [a][b] = level[yi][xi] or 0, xi = xs + a, yi = ys + b
+      (local.set $p (local.get $g))
+      (local.set $a (i32.const 0))
+      (loop $ga
+        (local.set $xi (i32.add (local.get $xs) (local.get $a)))
+        (local.set $inx (i32.lt_u (local.get $xi) (local.get $lw)))
+        (local.set $b (i32.const 0))
+        (loop $gb
+          (local.set $yi (i32.add (local.get $ys) (local.get $b)))
+          (f64.store (local.get $p)
+            (if (result f64) (i32.and (local.get $inx) (i32.lt_u (local.get $yi) (local.get $lh)))
+              (then (f64.promote_f32 (f32.load (i32.add (local.get $base)
+                (i32.shl (i32.add (i32.mul (local.get $yi) (local.get $lw)) (local.get $xi)) (i32.const 2))))))
+              (else (f64.const 0))))
+          (local.set $p (i32.add (local.get $p) (i32.const 8)))
+          (br_if $gb (i32.lt_u (local.tee $b (i32.add (local.get $b) (i32.const 1))) (local.get $win))))
+        (br_if $ga (i32.lt_u (local.tee $a (i32.add (local.get $a) (i32.const 1))) (local.get $win))))
+      ;; gx [a][b] = (1 − fx)·g[a][b] + fx·g[a + 1][b], a < k, b < win
+      (local.set $p (i32.const 0))
+      (loop $bx
+        (f64.store (i32.add (local.get $gx) (local.get $p))
+          (f64.add (f64.mul (local.get $ux) (f64.load (i32.add (local.get $g) (local.get $p))))
+                   (f64.mul (local.get $fx) (f64.load (i32.add (i32.add (local.get $g) (local.get $p)) (i32.shl (local.get $win) (i32.const 3)))))))
+        (br_if $bx (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 8))) (i32.shl (i32.mul (local.get $k) (local.get $win)) (i32.const 3)))))
+      ;; out [a·k + b] = (1 − fy)·gx[a][b] + fy·gx[a][b + 1]
+      (local.set $o (local.get $out))
+      (local.set $a (i32.const 0))
+      (loop $oa
+        (local.set $p (i32.add (local.get $gx) (i32.shl (i32.mul (local.get $a) (local.get $win)) (i32.const 3))))
+        (local.set $b (i32.const 0))
+        (loop $ob
+          (f32.store (local.get $o) (f32.demote_f64
+            (f64.add (f64.mul (local.get $uy) (f64.load (local.get $p))) (f64.mul (local.get $fy) (f64.load offset=8 (local.get $p))))))
+          (local.set $o (i32.add (local.get $o) (i32.const 4)))
+          (local.set $p (i32.add (local.get $p) (i32.const 8)))
+          (br_if $ob (i32.lt_u (local.tee $b (i32.add (local.get $b) (i32.const 1))) (local.get $k))))
+        (br_if $oa (i32.lt_u (local.tee $a (i32.add (local.get $a) (i32.const 1))) (local.get $k))))
+      (local.set $coords (i32.add (local.get $coords) (i32.const 8)))
+      (local.set $out (i32.add (local.get $out) (local.get $stride)))
+      (local.set $base (i32.add (local.get $base) (local.get $plane)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $query)))
+  )
 )
