@@ -59,7 +59,7 @@ export class CorrPyramid {
         else this.levels.push(level.dataSync() as Float32Array);
       }
     } catch (e) {
-      if (onBackend && !this.tensors.includes(level)) level.dispose();
+      if (!this.tensors.includes(level)) level.dispose();
       this.dispose();
       throw e;
     }
