@@ -200,8 +200,10 @@ export class InstanceNorm2d extends Module implements Unary {
 
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const { mean, variance } = tf.moments(x, [1, 2], true);
-      return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
+      // tf.moments(x, [1, 2], true)'s variance, with x − mean computed once for it and the output.
+      const d = tf.sub(x, tf.mean(x, [1, 2], true));
+      const variance = tf.mean(tf.square(d), [1, 2], true);
+      return tf.mul(d, tf.rsqrt(tf.add(variance, this.eps)));
     });
   }
 }
