@@ -1,7 +1,8 @@
 /**
  * The threaded wasm backend (PROPAINTER_THREADS): started in a child process (the thread count is
- * fixed once wasm is up), it gets the asked-for threads, computes the same bits as one thread and
- * the process exits by itself (the pool's workers must not keep it alive).
+ * fixed once wasm is up), it gets the asked-for threads, computes the same bits as one thread (the
+ * pack's SIMD module too, on the shared memory) and the process exits by itself (the pool's
+ * workers must not keep it alive).
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -20,11 +21,13 @@ initRuntime({ backend: 'wasm' }).then((info) => {
   const y = tf.conv2d(x, w, 1, 'same');
   const m = tf.matMul(a, a, false, true);
   const h = (t) => Buffer.from(t.dataSync().buffer).toString('base64').slice(0, 64) + ':' + tf.sum(t).dataSync()[0];
-  console.log(JSON.stringify({ threads: info.threads, note: info.threadsNote ?? null, conv: h(y), mm: h(m) }));
+  // the pack's own SIMD module on the shared memory: Tanh, Mean, Concat
+  const e = tf.concat([tf.tanh(y), tf.mean(y, [1, 2], true).tile([1, 20, 24, 1])], 3);
+  console.log(JSON.stringify({ threads: info.threads, note: info.threadsNote ?? null, conv: h(y), mm: h(m), simd: h(e) }));
 });
 `;
 
-function run(threads: string): { threads: number; note: string | null; conv: string; mm: string } {
+function run(threads: string): { threads: number; note: string | null; conv: string; mm: string; simd: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', SCRIPT], {
     cwd: ROOT,
     env: { ...process.env, PROPAINTER_THREADS: threads },
@@ -62,4 +65,5 @@ test('two XNNPACK threads: same results as one, and the process exits', () => {
   assert.equal(two.threads, 2, two.note ?? '');
   assert.equal(two.conv, one.conv);
   assert.equal(two.mm, one.mm);
+  assert.equal(two.simd, one.simd);
 });
