@@ -189,7 +189,7 @@ const command: CliCommand = {
       .option('--raft <file>', 'RAFT weights (raft-things.pth, user-supplied; never downloaded)', 'weights/raft-things.pth')
       .option('--iters <n>', 'RAFT refinement iterations', intOption('iters'), 20)
       .option('--float32', 'write standard Middlebury float32 .flo instead of the official float16 variant')
-      .option('--pair_chunk <n>', 'frame pairs per RAFT batch (default: fits a 128 MB correlation budget)', intOption('pair_chunk'))
+      .option('--pair_chunk <n>', 'frame pairs per RAFT batch (default: fits a correlation budget of 128 MB, 64 MB on wasm)', intOption('pair_chunk'))
       .option('--video <name...>', 'only these video folders')
       .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
       .addHelpText('after', '\nPairs whose two .flo files already exist are skipped, so an interrupted run resumes.')

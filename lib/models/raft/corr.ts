@@ -15,6 +15,11 @@ import { RAFT_CORR_LOOKUP, corrLookupHost } from '../../runtime/corr-lookup';
 export const CORR_LEVELS = 4;
 export const CORR_RADIUS = 4;
 
+/** True when the backend has the lookup kernel: pyramids then stay in its memory (wasm: the heap). */
+export function pyramidOnBackend(): boolean {
+  return tf.getKernel(RAFT_CORR_LOOKUP, tf.getBackend()) !== undefined;
+}
+
 /**
  * The pyramid of one batch of frame pairs. Level l holds, for every pixel q of image 1
  * (Q = N·h·w of them), the correlation with every pixel of image 2 average-pooled l times by 2
@@ -35,7 +40,7 @@ export class CorrPyramid {
     this.n = n;
     this.h = h;
     this.w = w;
-    const onBackend = tf.getKernel(RAFT_CORR_LOOKUP, tf.getBackend()) !== undefined;
+    const onBackend = pyramidOnBackend();
     let level = tf.tidy(() => {
       const a = tf.reshape(fmap1, [n, h * w, c]) as tf.Tensor3D;
       const b = tf.reshape(fmap2, [n, h * w, c]) as tf.Tensor3D;

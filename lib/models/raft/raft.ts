@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module';
 import { BasicEncoder } from './extractor';
 import { BasicUpdateBlock, type GruContext } from './update';
-import { CorrPyramid } from './corr';
+import { CorrPyramid, pyramidOnBackend } from './corr';
 import { loadPretrained } from '../weights';
 
 export const RAFT_DEFAULT_ITERS = 20;
@@ -204,14 +204,21 @@ export class RAFT extends Module {
   }
 }
 
-/** Budget for the correlation pyramids of one chunk (floats, held on the host): 32 M = 128 MB. */
-const CORR_BUDGET = 32 * 1024 * 1024;
+/**
+ * Budget for the correlation pyramids of one chunk (floats): 32 M = 128 MB held on the host, or
+ * 16 M = 64 MB where they stay in the backend's memory for its lookup kernel (wasm: at 240×432
+ * that is 2 pairs instead of 4, and the RAFT stage's heap high-water mark 426 MiB instead of
+ * 511 MiB with the host pyramids and 613 MiB with 4 pairs on the heap; same results, the chunk
+ * does not change them).
+ */
+const CORR_BUDGET = { host: 32 * 1024 * 1024, backend: 16 * 1024 * 1024 };
 
 /** Default pairs per chunk for H×W frames: both directions' pyramids within CORR_BUDGET, 1..12. */
 export function defaultPairChunk(h: number, w: number): number {
   const q = (h / 8) * (w / 8);
   const perPair = 2 * q * q * (4 / 3);
-  return Math.max(1, Math.min(12, Math.floor(CORR_BUDGET / perPair)));
+  const budget = pyramidOnBackend() ? CORR_BUDGET.backend : CORR_BUDGET.host;
+  return Math.max(1, Math.min(12, Math.floor(budget / perPair)));
 }
 
 /**
