@@ -1,7 +1,8 @@
 /**
  * RaftCorrLookup, a kernel added for the wasm backend only: RAFT's windowed correlation lookup
- * over the pyramid levels kept on the heap, in the SIMD module (kernels.wat `corr_lookup`, ~6×
- * faster than the host loop in JS, and no read-back of the pyramid). Inputs coords [N, h, w, 2]
+ * over the pyramid levels kept on the heap, in the pack's wasm module (kernels.wat `corr_lookup`:
+ * ~2 ms per RAFT iteration at 240×432 against ~9 ms for the host loop in JS, and no read-back of
+ * the pyramid). Inputs coords [N, h, w, 2]
  * and level0 … level{L−1} [Q, lh, lw(, 1)]; attrs radius. Same bits as corrLookupHost.
  */
 import { corrLookupHost } from './corr-lookup';
