@@ -1,7 +1,8 @@
 /**
- * Mean over a run of middle axes on wasm (instance norm's mean and variance over H, W of NHWC). The stock kernel transposes the reduced axes innermost and then sums each output
- * with one serial float32 add chain. The pack's SIMD kernel (kernels.wat `mean_rows`) sums the
- * same elements in the same order, 4 channels per vector and in place: same bits, no transpose.
+ * Mean over a run of middle axes on wasm (instance norm's mean and variance over H, W of NHWC).
+ * The stock kernel transposes the reduced axes innermost and then sums each output with one
+ * serial float32 add chain. The pack's SIMD kernel (kernels.wat `mean_rows`) sums the same
+ * elements in the same order, 4 channels per vector and in place: same bits, no transpose.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels } from './simd';
