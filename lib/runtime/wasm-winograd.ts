@@ -16,8 +16,8 @@
  * simd/kernels.wat) working in place on the heap; the products [tiles, Cin]·[Cin, Cout] are the
  * pack's SIMD GEMM (wasm-gemm.ts, one thread). Results equal the direct
  * convolution up to float rounding (relative error ~1e-6 for F(2×2), ~1e-5 for F(4×4) and
- * F(4, 5)). Everything else, and every shape below the thresholds (small channel counts gain
- * nothing: the GEMMs get too thin), runs the stock XNNPACK convolution. Temporary heap: the
+ * F(4, 5)). Everything else, and every shape below the channel thresholds (the GEMMs get too
+ * thin: 64 channels, 16 where F(4×4) applies), runs the stock XNNPACK convolution. Temporary heap: the
  * transformed filter plus, per chunk of tiles, the transformed input and the products
  * (≤ winogradOptions.chunkFloats each); outside gradient recording the transformed filters of
  * live filter tensors stay cached (≤ winogradOptions.cacheFloats, see prepare).
@@ -31,11 +31,24 @@ import { type KernelArgs, Scope, type TI, type WasmBackend, dropView, heapOffset
 export const winogradOptions = {
   enabled: true,
   /**
-   * Smallest input and output channel counts sent to Winograd: below 64 the GEMMs get too thin
+   * Smallest input and output channel counts sent to Winograd (F(2×2, 3×3), F(4, 5); F(4×4, 3×3)
+   * has its own, lower ones below): under 64 the GEMMs get too thin
    * (measured on one thread: 32 → 32 at 122×218 0.8–0.9×, 64 → 64 1.3×, 256 → 192 1.6–1.8×).
    */
   minIn: 64,
   minOut: 64,
+  /**
+   * Smallest channel counts for 3×3 convs that get F(4×4, 3×3) (see tile4x4): its 4× fewer
+   * products pay from 16 channels on with the pack's GEMM (F(2×2) does not below 64). Measured on
+   * one thread, CPU ms, stock / F(4×4), min of 9: 4×60×108×32 → 32 13.2 / 6.0, 2×60×108×64 → 32
+   * 13.0 / 5.3, 4×120×216×16 → 32 44 / 20, 4×120×216×16 → 16 14.4–15.2 / 13.2–13.9, 1×30×54×80 → 32
+   * 2.3 / 1.5; fewer input channels lose or tie (4×120×216×8 → 8 4.5 / 7.0, 4×120×216×2 → 16
+   * 19.7 / 23.3), and F(2×2) at 32 channels too (4×15×27×32 → 32 1.5 / 1.7). Fewer output channels
+   * win too (2×120×216×32 → 2 6.5 / 4.5, 1×120×216×64 → 3 6.3 / 3.8) but raised the flow-completion
+   * train step's wasm heap high-water mark (901 → 913 MiB) for ~15 ms.
+   */
+  minIn4x4: 16,
+  minOut4x4: 16,
   /**
    * Tiles per chunk are capped so one chunk's transformed input and products stay ≤ this many
    * floats (4 MiB each). Larger chunks are up to ~15 % faster on big convs but raised the
@@ -65,13 +78,16 @@ export const winogradOptions = {
    * Filter gradients of stride-1 3×3 convs (Conv2DBackpropFilter) as Winograd F(2×2, 3×3) — see
    * winogradFilterGrad — for at least minGradIn input and minGradOut output channels. Measured on
    * one thread, CPU ms, im2col / Winograd: 1×30×54×320 → 256 ~95 / ~55, 1×60×108×128 → 128 62 / 46,
-   * 1×15×27×384 → 128 14 / 10.5, 1×120×216×64 → 64 77 / 75; with 32 channels the 16 GEMMs get
-   * too thin (2×120×216×32 → 32 43 / 41–110 by chunk size; in the flow-completion step 32-channel
-   * sites went 73 → 109 ms).
+   * 1×15×27×384 → 128 14 / 10.5, 1×120×216×64 → 64 77 / 75; with XNNPACK's GEMMs 32 channels
+   * were too thin (2×120×216×32 → 32 43 / 41–110 by chunk size; in the flow-completion step
+   * 32-channel sites went 73 → 109 ms), with the pack's GEMM (CPU ms, min of 7, im2col / Winograd):
+   * 4×60×108×32 → 32 14.0 / 12.9, 2×60×108×32 → 32 6.7 / 6.7, 2×60×108×64 → 32 14.7 / 11.1,
+   * 2×60×108×32 → 64 13.0 / 11.8, 1×30×54×80 → 32 2.2 / 1.2, 6×30×54×64 → 32 11.0 / 7.5; 16
+   * channels lose (4×120×216×16 → 16 15.5 / 21.9, → 32 26.6 / 37.1).
    */
   filterGrad: true,
-  minGradIn: 64,
-  minGradOut: 64,
+  minGradIn: 32,
+  minGradOut: 32,
   /**
    * Tiles per chunk of the filter gradient: ≤ gradChunkTiles (Zᵀ's rows are a chunk long; longer
    * rows made its transposed stores miss the cache), and V and Zᵀ stay ≤ gradChunkFloats each.
@@ -108,7 +124,8 @@ function plan(x: TI, filter: TI, attrs: Record<string, unknown>): Plan | null {
   if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC') return null;
   const [kh, kw, c, co] = filter.shape;
   const kind: Kind | null = kh === 3 && kw === 3 ? 'f2x2_3x3' : kh === 1 && kw === 5 ? 'f4_5_h' : kh === 5 && kw === 1 ? 'f4_5_v' : null;
-  if (!kind || c < o.minIn || co < o.minOut) return null;
+  const narrow = c < o.minIn || co < o.minOut; // Winograd only as F(4×4, 3×3), decided below
+  if (!kind || (narrow && (kind !== 'f2x2_3x3' || !o.tile4x4 || c < o.minIn4x4 || co < o.minOut4x4))) return null;
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
     attrs.strides as number | [number, number], attrs.dilations as number | [number, number], attrs.pad as 'valid' | 'same' | number,
     attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined);
@@ -117,6 +134,7 @@ function plan(x: TI, filter: TI, attrs: Record<string, unknown>): Plan | null {
   const [n, h, w] = x.shape;
   const wide = kind === 'f2x2_3x3' && o.tile4x4 && info.outHeight >= 4 && info.outWidth >= 4 &&
     Math.ceil(info.outHeight / 4) * Math.ceil(info.outWidth / 4) >= o.tile4x4MinTiles;
+  if (narrow && !wide) return null;
   return { kind: wide ? 'f4x4_3x3' : kind, n, h, w, c, co, oh: info.outHeight, ow: info.outWidth, pT: info.padInfo.top, pL: info.padInfo.left };
 }
 

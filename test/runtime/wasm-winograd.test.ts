@@ -132,6 +132,29 @@ describe('Winograd Conv2D on wasm vs cpu', () => {
     assert.deepEqual(Array.from(a), Array.from(b));
     tf.dispose([x, w]);
   });
+
+  test('16 to 63 channels take F(4×4) where one image has ≥ 100 tiles of 4×4, and XNNPACK otherwise', async () => {
+    // [1, h, w, c] → co, 3×3 'same': the default thresholds, Winograd (rounds differently) or not.
+    const cases: Array<{ x: number[]; co: number; wino: boolean }> = [
+      { x: [1, 40, 40, 16], co: 16, wino: true }, // 10×10 tiles
+      { x: [2, 40, 36, 16], co: 20, wino: false }, // 10×9 per image: F(2×2) only, which loses at 16–63 channels
+      { x: [1, 40, 40, 8], co: 16, wino: false }, // 8 input channels
+      { x: [1, 40, 40, 16], co: 12, wino: false }, // 12 output channels
+    ];
+    for (const c of cases) {
+      const ref = await conv('cpu', c.x, c.co, 'same');
+      await useBackend('wasm');
+      const got = await conv('wasm', c.x, c.co, 'same');
+      winogradOptions.enabled = false;
+      try {
+        const stock = await conv('wasm', c.x, c.co, 'same');
+        assert.equal(got[0].some((v, i) => v !== stock[0][i]), c.wino, `${JSON.stringify(c.x)} → ${c.co}: Winograd ${c.wino}`);
+      } finally {
+        winogradOptions.enabled = true;
+      }
+      assertClose(got[0], ref[0], 1e-5, `${JSON.stringify(c.x)} → ${c.co}`);
+    }
+  });
 });
 
 describe('Winograd filter gradient (Conv2DBackpropFilter, F(2×2, 3×3)) on wasm vs cpu', () => {
