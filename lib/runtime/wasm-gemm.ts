@@ -5,8 +5,9 @@
  * GEMM, so it gives the stock kernel's results bit for bit, at ~1.1–1.4× its speed (4×8 register
  * tiles). Without the SIMD module the stock BatchMatMul runs.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels } from './simd';
-import { type TI, type WasmBackend, heapOffset, stockKernel } from './wasm-util';
+import { type Attrs, type TI, type WasmBackend, dropView, heapOffset, heapView, scoped, stockKernel } from './wasm-util';
 import { timeSubKernel } from './kernel-profile';
 
 /** Bytes of B one column block may span, so it stays in L2 while every row block reads it. */
@@ -48,5 +49,35 @@ export function gemm(backend: WasmBackend, a: TI, b: TI): TI {
       backend.disposeData(scratch.dataId);
     }
     return out;
+  });
+}
+
+/**
+ * A 1×1, stride-1, unpadded NHWC Conv2D as one GEMM [N·H·W, Cin]·[Cin, Cout] on views of the input
+ * and filter buffers (no copies). XNNPACK runs such a conv as the same GEMM, so the bits are the
+ * stock kernel's (tested); this one is 1.1–1.5× faster on the networks' shapes (CPU ms, stock /
+ * here: 4×15×27×128 → 128 1.58 / 1.28, 4×60×108×32 → 32 1.84 / 1.50, 4×120×216×1 → 16 1.14 / 0.77).
+ * Null for any other conv, or without the SIMD module.
+ */
+export function pointwiseConv2D(backend: WasmBackend, x: TI, filter: TI, attrs: Attrs): TI | null {
+  const [kh, kw, c, co] = filter.shape;
+  if (kh !== 1 || kw !== 1 || x.dtype !== 'float32' || filter.dtype !== 'float32' || (attrs.dataFormat ?? 'NHWC') !== 'NHWC') return null;
+  if (!simdKernels(backend)) return null;
+  const [n, h, w] = x.shape;
+  const info = tf.backend_util.computeConv2DInfo([n, h, w, c], [1, 1, c, co], attrs.strides as number | [number, number], 1,
+    attrs.pad as 'valid' | 'same' | number, attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined);
+  const p = info.padInfo;
+  if (info.strideHeight !== 1 || info.strideWidth !== 1 || p.top || p.bottom || p.left || p.right) return null;
+  return scoped(backend, (s) => {
+    const a = heapView(backend, x, 0, [1, n * h * w, c]);
+    const b = heapView(backend, filter, 0, [1, c, co]);
+    let y: TI;
+    try {
+      y = s.adopt(gemm(backend, a, b));
+    } finally {
+      dropView(backend, a);
+      dropView(backend, b);
+    }
+    return s.reshape(y, [n, h, w, co]);
   });
 }

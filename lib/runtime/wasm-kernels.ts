@@ -39,9 +39,9 @@ export interface PackKernel {
 
 export const WASM_KERNEL_PACK: readonly PackKernel[] = [
   { name: 'Conv2D', reason: 'slow', kernelFunc: conv2D,
-    why: 'stride-1 3×3, 1×5 and 5×1 convs with ≥ 64 → 64 channels as Winograd F(4×4, 3×3) or F(2×2, 3×3) / F(4, 5) (4× or 2.25× / 2.5× fewer multiplies: SIMD transforms + SIMD GEMMs; transformed filters cached off the tape); the rest stock' },
+    why: 'stride-1 3×3, 1×5 and 5×1 convs with ≥ 64 → 64 channels (3×3 taking F(4×4): ≥ 16 → 16) as Winograd F(4×4, 3×3) or F(2×2, 3×3) / F(4, 5) (4× or 2.25× / 2.5× fewer multiplies: SIMD transforms + SIMD GEMMs; transformed filters cached off the tape); 1×1 stride-1 unpadded as one SIMD GEMM (the stock bits); the rest stock' },
   { name: 'Conv2DBackpropFilter', reason: 'missing', kernelFunc: conv2DBackpropFilter,
-    why: 'not registered on wasm (conv2d has no filter gradient); stride-1 3×3 with ≥ 64 → 64 channels as Winograd F(2×2, 3×3) (SIMD transforms + 16 SIMD GEMMs), the rest transposed im2col (SIMD copies) × dy as chunked SIMD GEMMs' },
+    why: 'not registered on wasm (conv2d has no filter gradient); stride-1 3×3 with ≥ 32 → 32 channels as Winograd F(2×2, 3×3) (SIMD transforms + 16 SIMD GEMMs), the rest transposed im2col (SIMD copies) × dy as chunked SIMD GEMMs' },
   { name: 'Conv2DBackpropInput', reason: 'slow', kernelFunc: conv2DBackpropInput,
     why: 'naive C++ loop at 1–2 GF/s; XNNPACK conv of dy with the flipped filter (polyphase when strided)' },
   { name: 'DepthwiseConv2dNativeBackpropInput', reason: 'missing', kernelFunc: depthwiseConv2dNativeBackpropInput,

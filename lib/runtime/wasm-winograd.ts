@@ -1,6 +1,7 @@
 /**
- * Conv2D for the wasm backend: stride-1 convolutions with enough channels run as Winograd
- * minimal filtering, with fewer multiplies per output than the direct convolution:
+ * Conv2D for the wasm backend: 1×1 stride-1 unpadded convolutions run as one GEMM
+ * (wasm-gemm.ts pointwiseConv2D, the stock bits); stride-1 convolutions with enough channels run
+ * as Winograd minimal filtering, with fewer multiplies per output than the direct convolution:
  * - 3×3 filters: F(4×4, 3×3), 36 products per 4×4 outputs instead of 144 (4× fewer; matrices in
  *   simd/kernels.wat), where it pays (winogradOptions.tile4x4), else F(2×2, 3×3), 16 products
  *   per 2×2 outputs instead of 36 (2.25× fewer);
@@ -24,7 +25,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type SimdKernels, simdKernels } from './simd';
-import { gemm } from './wasm-gemm';
+import { gemm, pointwiseConv2D } from './wasm-gemm';
 import { type KernelArgs, Scope, type TI, type WasmBackend, dropView, heapOffset, heapView, scoped, stockKernel } from './wasm-util';
 
 /** Tuning switches (benchmarks and tests compare the paths). */
@@ -161,6 +162,8 @@ function writeOffsets(backend: WasmBackend, mtab: TI, products: readonly TI[]): 
 export function conv2D(args: KernelArgs): TI {
   const { inputs, backend, attrs } = args;
   const { x, filter } = inputs;
+  const pw = pointwiseConv2D(backend, x, filter, attrs);
+  if (pw) return pw;
   const p = plan(x, filter, attrs);
   const k = p ? simdKernels(backend) : null;
   if (!p || !k) return stockKernel('Conv2D')!(args) as TI;
