@@ -60,17 +60,22 @@ function dilatedValidConv(x: tf.Tensor4D, w: tf.Tensor4D, d: Pair): tf.Tensor4D 
   const [kh, kw, , co] = w.shape;
   const [dh, dw] = d;
   const [qh, qw] = [Math.ceil(h / dh), Math.ceil(wd / dw)];
-  const xp = qh * dh === h && qw * dw === wd ? x : tf.pad(x, [[0, 0], [0, qh * dh - h], [0, qw * dw - wd], [0, 0]]);
-  // [n, qh, dh, qw, dw, c] → [n, dh, dw, qh, qw, c]: (qw, dw) swapped, then qh and (dh, dw).
-  const a = tf.transpose(tf.reshape(xp, [n * qh * dh, qw, dw, c]), [0, 2, 1, 3]);
-  const phases = tf.reshape(tf.transpose(tf.reshape(a, [n, qh, dh * dw, qw * c]), [0, 2, 1, 3]), [n * dh * dw, qh, qw, c]) as tf.Tensor4D;
-  const y = tf.conv2d(phases, w, 1, 'valid');
-  const [ph, pw] = [qh - kh + 1, qw - kw + 1];
-  // And back: [n, dh, dw, ph, pw, co] → [n, ph, dh, pw, dw, co].
-  const b = tf.transpose(tf.reshape(y, [n, dh * dw, ph, pw * co]), [0, 2, 1, 3]);
-  const out = tf.reshape(tf.transpose(tf.reshape(b, [n * ph * dh, dw, pw, co]), [0, 2, 1, 3]), [n, ph * dh, pw * dw, co]) as tf.Tensor4D;
-  const [oh, ow] = [h - dh * (kh - 1), wd - dw * (kw - 1)];
-  return ph * dh === oh && pw * dw === ow ? out : tf.slice(out, [0, 0, 0, 0], [n, oh, ow, co]);
+  // Inner tidies free each copy as soon as the next exists (the tape keeps what gradients need).
+  const phases = tf.tidy(() => {
+    const xp = qh * dh === h && qw * dw === wd ? x : tf.pad(x, [[0, 0], [0, qh * dh - h], [0, qw * dw - wd], [0, 0]]);
+    // [n, qh, dh, qw, dw, c] → [n, dh, dw, qh, qw, c]: (qw, dw) swapped, then qh and (dh, dw).
+    const a = tf.transpose(tf.reshape(xp, [n * qh * dh, qw, dw, c]), [0, 2, 1, 3]);
+    return tf.reshape(tf.transpose(tf.reshape(a, [n, qh, dh * dw, qw * c]), [0, 2, 1, 3]), [n * dh * dw, qh, qw, c]) as tf.Tensor4D;
+  });
+  return tf.tidy(() => {
+    const y = tf.conv2d(phases, w, 1, 'valid');
+    const [ph, pw] = [qh - kh + 1, qw - kw + 1];
+    // And back: [n, dh, dw, ph, pw, co] → [n, ph, dh, pw, dw, co].
+    const b = tf.transpose(tf.reshape(y, [n, dh * dw, ph, pw * co]), [0, 2, 1, 3]);
+    const out = tf.reshape(tf.transpose(tf.reshape(b, [n * ph * dh, dw, pw, co]), [0, 2, 1, 3]), [n, ph * dh, pw * dw, co]) as tf.Tensor4D;
+    const [oh, ow] = [h - dh * (kh - 1), wd - dw * (kw - 1)];
+    return ph * dh === oh && pw * dw === ow ? out : tf.slice(out, [0, 0, 0, 0], [n, oh, ow, co]);
+  });
 }
 
 /**
