@@ -48,7 +48,7 @@ const PACK = new Set(WASM_KERNEL_PACK.map((k) => k.name));
 /** Pack kernels whose own time is mostly the pack's SIMD module (Winograd transforms), not JS. */
 const PACK_SIMD = new Set(['Conv2D']);
 /** Pack kernels that are one call of the SIMD module doing the op itself: counted in the op's group. */
-const PACK_OP_GROUP = new Set(['Tanh', 'Mean', 'Concat', 'RaftCorrLookup']);
+const PACK_OP_GROUP = new Set(['Tanh', 'Mean', 'Sum', 'Concat', 'Pack', 'RaftCorrLookup']);
 const SIMD_GROUP = 'SIMD transforms (pack)';
 const JS_GROUP = 'JS-side kernels';
 const GLUE_GROUP = 'custom-op glue';

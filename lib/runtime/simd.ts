@@ -41,8 +41,8 @@ export interface SimdKernels {
   bilinear_gather(flat: number, c: number, k: number, i0: number, i1: number, i2: number, i3: number, w0: number, w1: number, w2: number, w3: number, out: number): void;
   /** y[i] = tanh(x[i]) for i < n float32 (computed in float64: correctly rounded but in ~1e-6 of cases). */
   tanh_f32(x: number, y: number, n: number): void;
-  /** out [outer][inner] = mean over rows of x [outer][rows][inner] (float32, row order); inner % 4 == 0. */
-  mean_rows(x: number, out: number, outer: number, rows: number, inner: number): void;
+  /** out [outer][inner] = sum (mean ≠ 0: mean) over rows of x [outer][rows][inner] (float32, row order); inner % 4 == 0. */
+  sum_rows(x: number, out: number, outer: number, rows: number, inner: number, mean: number): void;
   /** rows × len bytes from src (row stride sstride bytes) to dst (row stride dstride). */
   copy_rows(src: number, sstride: number, dst: number, dstride: number, len: number, rows: number): void;
   /** RAFT's correlation window lookup at one level (see kernels.wat); g: scratch of (2r+2)² + (2r+1)(2r+2) float64. */

@@ -159,6 +159,17 @@ export function concat({ inputs, backend, attrs }: KernelArgs): TI {
   return out;
 }
 
+/** Pack (tf.stack): the inputs viewed with the new axis, then Concat above (the stock Pack runs the stock Concat). */
+export function pack({ inputs, backend, attrs }: KernelArgs): TI {
+  const xs = inputs as unknown as TI[];
+  const rank = xs[0].shape.length;
+  const axis = (attrs.axis as number) < 0 ? (attrs.axis as number) + rank + 1 : (attrs.axis as number);
+  return scoped(backend, (s) => {
+    const expanded = xs.map((t) => s.reshape(t, [...t.shape.slice(0, axis), 1, ...t.shape.slice(axis)]));
+    return s.adopt(concat({ inputs: expanded as unknown as Record<string, TI>, backend, attrs: { axis } }));
+  });
+}
+
 /**
  * Reverse as block copies on the heap: everything after the last reversed axis moves as one
  * contiguous block (the stock kernel walks element by element: ~60 ms for 2 M floats).

@@ -17,11 +17,11 @@ import {
 } from './wasm-conv';
 import { conv3DBackpropFilterV2, conv3DBackpropInputV2 } from './wasm-conv3d';
 import { cpuFallback } from './wasm-fallback';
-import { cast, concat, gatherV2, identity, reverse, slice, splitV, tile, unpack, unsortedSegmentSum } from './wasm-indexing';
+import { cast, concat, gatherV2, identity, pack, reverse, slice, splitV, tile, unpack, unsortedSegmentSum } from './wasm-indexing';
 import { batchMatMul, fusedMatMul } from './wasm-matmul';
 import { conv2D } from './wasm-winograd';
 import { tanh } from './wasm-activation';
-import { mean } from './wasm-reduction';
+import { mean, sum } from './wasm-reduction';
 import { raftCorrLookup } from './wasm-corr';
 import { RAFT_CORR_LOOKUP } from './corr-lookup';
 import { BILINEAR_GATHER, bilinearGather } from './wasm-sampling';
@@ -62,6 +62,8 @@ export const WASM_KERNEL_PACK: readonly PackKernel[] = [
     why: 'built on the slow Slice; same merged-axis heap copy per piece' },
   { name: 'Concat', reason: 'slow', kernelFunc: concat as unknown as KFn,
     why: 'one JS subarray copy per (outer row, input); one strided heap copy per input (memory.copy rows)' },
+  { name: 'Pack', reason: 'slow', kernelFunc: pack as unknown as KFn,
+    why: 'tf.stack: expands its inputs and runs the stock JS-side Concat (~14 ms for 49 × [1080, 40], the transformer\'s unfold); the pack\'s Concat' },
   { name: 'Unpack', reason: 'slow', kernelFunc: unpack as unknown as KFn,
     why: 'built on the stock Slice (~100× slower than SplitV; it is the gradient of tf.stack); same heap copy per piece' },
   { name: 'Reverse', reason: 'slow', kernelFunc: reverse,
@@ -74,6 +76,8 @@ export const WASM_KERNEL_PACK: readonly PackKernel[] = [
     why: 'scalar libm per element (~14 ns; RAFT\'s GRU); SIMD in float64, rounded once to float32' },
   { name: 'Mean', reason: 'slow', kernelFunc: mean,
     why: 'over middle axes (instance norm over H, W) transposes them innermost, then one serial add chain per output; SIMD column sums in the same order (same bits), no transpose' },
+  { name: 'Sum', reason: 'slow', kernelFunc: sum,
+    why: 'likewise over leading or middle axes (bias gradients over N, H, W); the same SIMD column sums (same bits)' },
   { name: RAFT_CORR_LOOKUP, reason: 'slow', kernelFunc: raftCorrLookup,
     why: 'added (no stock kernel): RAFT\'s windowed correlation lookup in the SIMD module on the pyramid kept on the heap, instead of reading the pyramid back and looping in JS (~9 ms per iteration); lib/models/raft keeps the host loop elsewhere' },
   { name: 'Identity', reason: 'memory', kernelFunc: identity,

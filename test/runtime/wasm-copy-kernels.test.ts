@@ -1,6 +1,6 @@
 /**
  * Wasm kernel pack entries that avoid copies: Identity and same-dtype Cast share the input buffer
- * (tfjs clones every tensor it saves for backprop), Unpack (the gradient of tf.stack), Reverse and
+ * (tfjs clones every tensor it saves for backprop), Pack (tf.stack) and Unpack (its gradient), Reverse and
  * Tile (block copies), Concat / Slice / SplitV (heap row copies) against cpu,
  * and the transposed-conv filter taps (flips and strided sub-filters as heap block copies) on
  * ProPainter's shapes against cpu.
@@ -74,6 +74,19 @@ describe('buffer-sharing Identity and Cast on wasm', () => {
       return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.tanh(tf.matMul(tf.clone(a) as tf.Tensor2D, tf.cast(b, 'float32') as tf.Tensor2D))))([x, w]);
     };
     await vsCpu('grads through clone/cast', f);
+  });
+});
+
+describe('Pack on wasm vs cpu', () => {
+  for (const [shape, axis] of [[[3, 4], 0], [[3, 4], 1], [[3, 4], -1], [[1080, 40], 1], [[2, 3, 5], 2]] as Array<[number[], number]>) {
+    test(`stack 49 × ${JSON.stringify(shape)} axis ${axis}`, async () => {
+      await vsCpu('stack', () => tf.stack(Array.from({ length: shape[0] === 1080 ? 49 : 3 }, (_, i) => randn(shape, 20 + i)), axis));
+    });
+  }
+  test('one input, int32, and through the gradient', async () => {
+    await vsCpu('stack one', () => tf.stack([randn([2, 3], 1)], 1));
+    await vsCpu('stack int32', () => tf.stack([tf.tensor1d([1, 2], 'int32'), tf.tensor1d([3, 4], 'int32')], 0));
+    await vsCpu('stack gradient', () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.stack([a, b], 1))))([randn([2, 3], 1), randn([2, 3], 2)]));
   });
 });
 

@@ -369,7 +369,7 @@ describe('gather / segment / slice kernels vs cpu', () => {
   }
 });
 
-describe('Tanh and Mean vs cpu and the stock kernels', () => {
+describe('Tanh, Mean and Sum vs cpu and the stock kernels', () => {
   /** Distance in float32 ulps (both finite, same sign). */
   const ulps = (a: number, b: number): number => {
     const f = new Float32Array([a, b]);
@@ -416,17 +416,19 @@ describe('Tanh and Mean vs cpu and the stock kernels', () => {
     { x: [2, 6, 8], axis: [1, 2], keepDims: false }, // innermost axis reduced: stock
     { x: [2, 3, 4, 8], axis: [1, 3], keepDims: false }, // not contiguous: stock
   ];
-  for (const c of means) {
+  // Sum: also a bias gradient over N, H, W (leading axes).
+  const sums = [...means, { x: [2, 5, 6, 8], axis: [0, 1, 2], keepDims: false }, { x: [3, 4, 12], axis: [0], keepDims: true }];
+  for (const [op, cases] of [['Mean', means], ['Sum', sums]] as const) for (const c of cases) {
     const label = ` x[${c.x}] axis ${JSON.stringify(c.axis)} keepDims ${c.keepDims}`;
-    test(`Mean${label}: same bits as the stock wasm kernel, close to cpu`, async () => {
+    test(`${op}${label}: same bits as the stock wasm kernel, close to cpu`, async () => {
       const x = rnd(c.x, -2, 3);
       const attrs = { axis: c.axis, keepDims: c.keepDims };
-      await compare('Mean', { x }, attrs, label);
-      const [got] = await runOn('wasm', 'Mean', { x }, attrs);
+      await compare(op, { x }, attrs, label);
+      const [got] = await runOn('wasm', op, { x }, attrs);
       await useBackend('wasm');
       const be = tf.backend() as unknown as { readSync(id: object): Float32Array; disposeData(id: object): void };
       const xt = tf.tensor(Array.from(x.data), x.shape);
-      const o = stockWasmKernel('Mean')!({ inputs: { x: xt }, backend: tf.backend(), attrs } as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+      const o = stockWasmKernel(op)!({ inputs: { x: xt }, backend: tf.backend(), attrs } as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
       const stock = be.readSync(o.dataId).slice();
       be.disposeData(o.dataId);
       xt.dispose();

@@ -1978,11 +1978,11 @@
       (br $next)))
   )
 
-;; Mean over the middle axis of x [outer][rows][inner] → out [outer][inner], inner a multiple of 4
-;; (instance norm's mean over H, W of NHWC). Each column is summed in row order in float32 and
-;; divided by rows, as the stock kernel does after transposing the rows innermost (same bits), but
-;; 4 columns per vector and without the transpose or the stock loop's serial add chain.
-  (func (export "mean_rows") (param $x i32) (param $out i32) (param $outer i32) (param $rows i32) (param $inner i32)
+;; Sum or mean over the middle axis of x [outer][rows][inner] → out [outer][inner], inner a multiple
+;; of 4 (instance norm's mean over H, W of NHWC; bias gradients). Each column is summed in row order
+;; in float32 and (with mean ≠ 0) divided by rows, as the stock Mean and Sum do after transposing the rows innermost
+;; (same bits), but 4 columns per vector and without the transpose or the stock loop's serial add chain.
+  (func (export "sum_rows") (param $x i32) (param $out i32) (param $outer i32) (param $rows i32) (param $inner i32) (param $mean i32)
     (local $ib i32) (local $o i32) (local $r i32) (local $e i32) (local $row i32) (local $div v128)
     (local.set $ib (i32.shl (local.get $inner) (i32.const 2)))
     (local.set $div (f32x4.splat (f32.convert_i32_u (local.get $rows))))
@@ -2004,7 +2004,7 @@
         (br $row_next)))
       (local.set $e (i32.const 0))
       (block $div_done (loop $dv
-        (br_if $div_done (i32.ge_u (local.get $e) (local.get $ib)))
+        (br_if $div_done (i32.or (i32.eqz (local.get $mean)) (i32.ge_u (local.get $e) (local.get $ib))))
         (local.set $o (i32.add (local.get $out) (local.get $e)))
         (v128.store (local.get $o) (f32x4.div (v128.load (local.get $o)) (local.get $div)))
         (local.set $e (i32.add (local.get $e) (i32.const 16)))
