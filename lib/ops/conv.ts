@@ -1,7 +1,7 @@
 /**
  * Convolutions with PyTorch semantics on channels-last tensors, differentiable on every backend:
  * explicit (asymmetric) padding, zero or replicate padding, groups, dilation (tfjs-core has no
- * gradient for dilation > 1, so that case is an undilated conv of the phase images), Conv3d as a
+ * gradient for dilation > 1, so that case is a customGrad built from plain convs), Conv3d as a
  * sum of per-tap 2-D convs over frames, and ConvTranspose2d.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -46,36 +46,30 @@ export function pad2d(x: tf.Tensor4D, padding: Pair, mode: PaddingMode): tf.Tens
   return tf.pad(x, [[0, 0], [ph, ph], [pw, pw], [0, 0]]);
 }
 
-/**
- * Stride-1 'valid' conv with dilation d > 1 as an undilated conv of the d_h·d_w phase images
- * (rows ≡ r_h mod d_h, columns ≡ r_w mod d_w): output row q·d + r reads input rows (q + i)·d + r
- * only. tfjs has no gradient for dilated conv2d, and the undilated conv takes the backends' fast
- * paths forward and backward (on wasm, Winograd for flow completion's dilated 128-channel convs
- * instead of XNNPACK's direct conv, and a Winograd filter gradient instead of a stride-d conv
- * with a 15×27 filter of batch-many channels). The phases are gathered and put back with rank-4
- * transposes (the wasm backend's rank-6 transpose is ~6× slower).
- */
-function dilatedValidConv(x: tf.Tensor4D, w: tf.Tensor4D, d: Pair): tf.Tensor4D {
-  const [n, h, wd, c] = x.shape;
-  const [kh, kw, , co] = w.shape;
-  const [dh, dw] = d;
-  const [qh, qw] = [Math.ceil(h / dh), Math.ceil(wd / dw)];
-  // Inner tidies free each copy as soon as the next exists (the tape keeps what gradients need).
-  const phases = tf.tidy(() => {
-    const xp = qh * dh === h && qw * dw === wd ? x : tf.pad(x, [[0, 0], [0, qh * dh - h], [0, qw * dw - wd], [0, 0]]);
-    // [n, qh, dh, qw, dw, c] → [n, dh, dw, qh, qw, c]: (qw, dw) swapped, then qh and (dh, dw).
-    const a = tf.transpose(tf.reshape(xp, [n * qh * dh, qw, dw, c]), [0, 2, 1, 3]);
-    return tf.reshape(tf.transpose(tf.reshape(a, [n, qh, dh * dw, qw * c]), [0, 2, 1, 3]), [n * dh * dw, qh, qw, c]) as tf.Tensor4D;
-  });
-  return tf.tidy(() => {
-    const y = tf.conv2d(phases, w, 1, 'valid');
-    const [ph, pw] = [qh - kh + 1, qw - kw + 1];
-    // And back: [n, dh, dw, ph, pw, co] → [n, ph, dh, pw, dw, co].
-    const b = tf.transpose(tf.reshape(y, [n, dh * dw, ph, pw * co]), [0, 2, 1, 3]);
-    const out = tf.reshape(tf.transpose(tf.reshape(b, [n * ph * dh, dw, pw, co]), [0, 2, 1, 3]), [n, ph * dh, pw * dw, co]) as tf.Tensor4D;
-    const [oh, ow] = [h - dh * (kh - 1), wd - dw * (kw - 1)];
-    return ph * dh === oh && pw * dw === ow ? out : tf.slice(out, [0, 0, 0, 0], [n, oh, ow, co]);
-  });
+/** Stride-1 'valid' conv with dilation d > 1 and a gradient (built from undilated-gradient convs). */
+function dilatedValidConv(d: Pair): (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D {
+  return tf.customGrad(((x: tf.Tensor4D, w: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    save([x, w]);
+    const value = tf.conv2d(x, w, 1, 'valid', 'NHWC', d);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const [kh, kw] = ws.shape;
+        const eh = d[0] * (kh - 1);
+        const ew = d[1] * (kw - 1);
+        // dx: full correlation of dy with the flipped, in/out-swapped filter (same dilation).
+        const wFlip = tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+        const dx = tf.conv2d(tf.pad(dy, [[0, 0], [eh, eh], [ew, ew], [0, 0]]), wFlip, 1, 'valid', 'NHWC', d);
+        // dw[i,j,ci,co] = Σ x[b, y + d·i, x + d·j, ci] dy[b, y, x, co]: one conv with batch and
+        // channels swapped, the dilation acting as the stride.
+        const xt = tf.transpose(xs, [3, 1, 2, 0]) as tf.Tensor4D;
+        const dyt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+        const dw = tf.transpose(tf.conv2d(xt, dyt, d, 'valid'), [1, 2, 0, 3]);
+        return [dx, dw];
+      },
+    };
+  }) as any) as (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
 }
 
 /**
@@ -90,6 +84,8 @@ function subsample(y: tf.Tensor4D, s: Pair): tf.Tensor4D {
   const r = tf.reshape(p, [n, ho, s[0], wo, s[1], c]);
   return tf.reshape(tf.slice(r, [0, 0, 0, 0, 0, 0], [n, ho, 1, wo, 1, c]), [n, ho, wo, c]) as tf.Tensor4D;
 }
+
+const dilatedCache = new Map<string, (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D>();
 
 export interface Conv2dOptions {
   stride?: number | Pair;
@@ -125,7 +121,10 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, opts: Conv2dOptions = {})
     }
     const one = (xi: tf.Tensor4D, wi: tf.Tensor4D): tf.Tensor4D => {
       if (undilated) return tf.conv2d(xi, wi, stride, convPad);
-      const y = dilatedValidConv(xi, wi, dil);
+      const key = `${dil[0]},${dil[1]}`;
+      let f = dilatedCache.get(key);
+      if (!f) dilatedCache.set(key, (f = dilatedValidConv(dil)));
+      const y = f(xi, wi);
       return stride[0] === 1 && stride[1] === 1 ? y : subsample(y, stride);
     };
     let y: tf.Tensor4D;
